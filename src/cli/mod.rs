@@ -1,0 +1,127 @@
+//! The command line, with runc's command and flag names so that podman,
+//! containerd's shim and CRI runtimes can call vzrun wherever they call
+//! runc. One file per command; none of them makes syscalls of its own.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vzrun",
+    about = "vzrun: an OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Global {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = crate::state::DEFAULT_ROOT)]
+    pub root: PathBuf,
+
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+
+    /// Log format
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Use systemd to manage cgroups (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+
+    /// Rootless mode: true, false or auto (accepted for runc compatibility)
+    #[arg(long, global = true, value_name = "true|false|auto")]
+    pub rootless: Option<String>,
+
+    /// Path to criu (accepted for runc compatibility)
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container
+    Create(create::CreateArgs),
+    /// Start a created container
+    Start(start::Args),
+    /// Output the state of a container
+    State(state::Args),
+    /// Send a signal to the container's init process
+    Kill(kill::Args),
+    /// Delete a container
+    Delete(delete::Args),
+    /// Create and start a container
+    Run(run::Args),
+    /// List containers
+    #[command(alias = "ps-all")]
+    List(list::Args),
+    /// Write a default config.json
+    Spec(spec::Args),
+}
+
+/// Runs the command; the value is the process's exit status.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let g = &cli.global;
+    if cli.version {
+        print_version();
+        return Ok(0);
+    }
+    let Some(cmd) = cli.command else {
+        <Cli as clap::CommandFactory>::command().print_help()?;
+        return Ok(0);
+    };
+    if let Some(r) = &g.rootless {
+        if !matches!(r.as_str(), "true" | "false" | "auto") {
+            anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)");
+        }
+    }
+    match cmd {
+        Command::Create(a) => create::run(g, a),
+        Command::Start(a) => start::run(g, a),
+        Command::State(a) => state::run(g, a),
+        Command::Kill(a) => kill::run(g, a),
+        Command::Delete(a) => delete::run(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::List(a) => list::run(g, a),
+        Command::Spec(a) => spec::run(g, a),
+    }
+}
+
+pub fn print_version() {
+    println!("vzrun version {}", env!("CARGO_PKG_VERSION"));
+    println!("commit: {}", env!("VZRUN_COMMIT"));
+    println!("spec: {}", crate::spec::OCI_VERSION);
+}

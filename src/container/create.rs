@@ -1,0 +1,271 @@
+//! `create` (and the first half of `run`): the runtime's side of the
+//! protocol in `process::sync`. Any failure kills what was started and
+//! removes the cgroup and the state directory, so the host is as before.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::hook_state;
+use crate::cgroups::Cgroup;
+use crate::linux::{hooks, namespaces};
+use crate::process::init::{self, InitContext};
+use crate::process::spawn::{self, Forked};
+use crate::process::sync::{Channel, StartListener, ToInit, ToParent};
+use crate::spec::{self, Plan};
+use crate::state::{START_SOCKET, State, StateDir, Status};
+
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `vzrun create`: the init waits on the start socket.
+    Create,
+    /// `vzrun run`: the caller starts the init over the returned channel.
+    Run,
+}
+
+/// A container whose init has finished setup.
+pub struct Created {
+    pub dir: StateDir,
+    pub state: State,
+    pub plan: Plan,
+    /// The sync channel to the init; `run` sends Start over it.
+    pub chan: Channel,
+}
+
+pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
+    let id = o.id;
+    spec::check_id(id)?;
+    if o.systemd_cgroup {
+        bail!("container {id}: --systemd-cgroup is not supported yet");
+    }
+    let plan = spec::load(o.bundle, id)?;
+    let terminal = plan
+        .process
+        .as_ref()
+        .is_some_and(|p| p.process.terminal().unwrap_or(false));
+    let console = match (terminal, o.console_socket) {
+        (true, Some(p)) => Some(connect_console(p).with_context(|| format!("container {id}"))?),
+        (true, None) => bail!(
+            "container {id}: process.terminal is true but no --console-socket was given (a pty for a foreground terminal is not supported yet)"
+        ),
+        (false, Some(_)) => {
+            bail!("container {id}: --console-socket needs process.terminal to be true")
+        }
+        (false, None) => None,
+    };
+    let dir = StateDir::create(o.root, id)?;
+    let cgroup = match Cgroup::new(&plan.cgroup_path, id) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = dir.remove();
+            return Err(e.context(format!("container {id}")));
+        }
+    };
+    let mut started = Vec::new();
+    match launch(o, mode, &plan, &dir, &cgroup, console, &mut started) {
+        Ok((state, chan)) => Ok(Created {
+            dir,
+            state,
+            plan,
+            chan,
+        }),
+        Err(e) => {
+            for pid in started.iter().rev() {
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(*pid), None);
+            }
+            if let Err(ce) = cgroup.remove() {
+                crate::logging::warn(format!("container {id}: cleanup: {ce:#}"));
+            }
+            let _ = dir.remove();
+            Err(e.context(format!("container {id}")))
+        }
+    }
+}
+
+fn launch(
+    o: &CreateOpts,
+    mode: Mode,
+    plan: &Plan,
+    dir: &StateDir,
+    cgroup: &Cgroup,
+    console: Option<OwnedFd>,
+    started: &mut Vec<i32>,
+) -> Result<(State, Channel)> {
+    let start = match mode {
+        Mode::Create => Some(StartListener::bind(&dir.short_path(START_SOCKET))?),
+        Mode::Run => None,
+    };
+    let (chan, child_chan) = Channel::pair()?;
+    let ns = &plan.namespaces;
+    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    // The common case creates every namespace in the clone itself; joining
+    // by path or offsetting time needs setns/unshare in the child first.
+    let staged = !ns.join.is_empty() || ns.new.contains(time);
+    let flags = if staged { CloneFlags::empty() } else { ns.new };
+    spawn::become_subreaper();
+    let pid = match spawn::clone(flags).context("clone the container's init")? {
+        Forked::Child => {
+            drop(chan);
+            init::main(InitContext {
+                plan,
+                chan: child_chan,
+                start,
+                console,
+                no_pivot: o.no_pivot,
+                staged,
+                preserve_fds: o.preserve_fds,
+                new_keyring: !o.no_new_keyring,
+            })
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(child_chan);
+    drop(start);
+    drop(console);
+    started.push(pid);
+
+    cgroup.join(pid)?;
+    let linux = plan.spec.linux().as_ref();
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let no_oom_kill = resources
+        .memory()
+        .as_ref()
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(false);
+    cgroup.apply(&resources, no_oom_kill)?;
+    if let Some(adj) = plan
+        .process
+        .as_ref()
+        .and_then(|p| p.process.oom_score_adj())
+    {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).with_context(
+            || format!("process.oomScoreAdj: set {adj} (lowering it needs CAP_SYS_RESOURCE)"),
+        )?;
+    }
+    chan.send(&ToInit::Continue)
+        .context("start the container's init")?;
+
+    let mut stage = pid;
+    let mut init_pid = pid;
+    loop {
+        let msg = chan.recv::<ToParent>()?;
+        match msg {
+            None => bail!(
+                "the container's init exited during setup{}",
+                exit_note(stage)
+            ),
+            Some(ToParent::MapIds) => {
+                namespaces::write_id_maps(stage, &ns.uid_mappings, &ns.gid_mappings)?;
+                chan.send(&ToInit::MapsDone)?;
+            }
+            Some(ToParent::InitPid(p)) => {
+                // The first stage exits once it has forked the real init.
+                let _ = waitpid(Pid::from_raw(stage), None);
+                started.retain(|s| *s != stage);
+                started.push(p);
+                stage = p;
+                init_pid = p;
+            }
+            Some(ToParent::CreateHooks) => {
+                let state = hook_state(plan, init_pid, Status::Creating);
+                if let Some(h) = plan.spec.hooks() {
+                    hooks::run_all(
+                        "prestart",
+                        h.prestart().as_deref().unwrap_or(&[]),
+                        state.as_bytes(),
+                    )?;
+                    hooks::run_all(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or(&[]),
+                        state.as_bytes(),
+                    )?;
+                }
+                chan.send(&ToInit::HooksDone { state })?;
+            }
+            Some(ToParent::Ready) => break,
+            Some(ToParent::Failed(e)) => return Err(e.into()),
+        }
+    }
+
+    let (start_time, _) = crate::state::process_start_time(init_pid)
+        .context("the container's init exited during setup")?;
+    let state = State {
+        id: o.id.to_string(),
+        pid: init_pid,
+        start_time,
+        status: Status::Created,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: String::new(),
+        cgroup_path: plan.cgroup_path.clone(),
+        config: plan.spec.clone(),
+    };
+    dir.save(&state)?;
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, init_pid)?;
+    }
+    if mode == Mode::Create {
+        chan.send(&ToInit::Created)
+            .context("tell the init it is created")?;
+    }
+    Ok((state, chan))
+}
+
+fn exit_note(pid: i32) -> String {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus};
+    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
+        Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
+        _ => String::new(),
+    }
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("--console-socket {}", path.display()))?;
+    use std::os::unix::fs::FileTypeExt;
+    if !meta.file_type().is_socket() {
+        bail!("--console-socket {}: not a socket", path.display());
+    }
+    let s = UnixStream::connect(path)
+        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
+    Ok(OwnedFd::from(s))
+}
+
+/// Written via a temporary file and rename, so a reader never sees a
+/// partial pid (containerd polls for this file).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs: PathBuf = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let name = abs.file_name().context("--pid-file: not a file name")?;
+    let tmp = abs.with_file_name(format!(".{}", name.to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}", tmp.display()))?;
+    std::fs::rename(&tmp, &abs).with_context(|| format!("--pid-file {}", abs.display()))
+}

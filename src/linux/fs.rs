@@ -1,0 +1,152 @@
+//! Path resolution inside the container's root filesystem. Every path the
+//! runtime creates or mounts on is resolved with `openat2(RESOLVE_IN_ROOT)`
+//! from a descriptor of the rootfs, so a symlink planted in the rootfs (even
+//! `../../etc`) resolves inside it and never reaches the host. Mounts then
+//! happen on the resolved descriptor through `/proc/self/fd/N`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Opens `path` as if `root` were `/`.
+pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let mut rel = relative(path);
+    if rel.as_os_str().is_empty() {
+        rel.push(".");
+    }
+    let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (flags | OFlag::O_CLOEXEC).bits() as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `c` is a valid NUL-terminated string and `how` a correctly
+    // laid out `struct open_how` that outlive the call; the kernel returns a
+    // new descriptor that nothing else owns.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a fresh descriptor returned by openat2, owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Creates `path` and its missing parents as directories inside `root`;
+/// returns an `O_PATH` descriptor of the directory.
+pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<OwnedFd> {
+    let want = OFlag::O_PATH | OFlag::O_DIRECTORY;
+    if let Ok(fd) = open_in_root(root, path, want) {
+        return Ok(fd);
+    }
+    let mut prefix = PathBuf::new();
+    let mut parent: Option<OwnedFd> = None;
+    for comp in relative(path).components() {
+        let Component::Normal(name) = comp else {
+            continue;
+        };
+        prefix.push(name);
+        match open_in_root(root, &prefix, want) {
+            Ok(fd) => parent = Some(fd),
+            Err(Errno::ENOENT) => {
+                let dir = parent.as_ref().map_or(root.as_raw_fd(), |p| p.as_raw_fd());
+                match nix::sys::stat::mkdirat(Some(dir), name, Mode::from_bits_truncate(mode)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                parent = Some(open_in_root(root, &prefix, want)?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match parent {
+        Some(fd) => Ok(fd),
+        None => open_in_root(root, Path::new("/"), want),
+    }
+}
+
+/// Makes sure a regular file exists at `path` inside `root` (a mount point
+/// for a file bind mount or a device); returns an `O_PATH` descriptor.
+pub fn touch(root: BorrowedFd, path: &Path) -> nix::Result<OwnedFd> {
+    if let Ok(fd) = open_in_root(root, path, OFlag::O_PATH) {
+        return Ok(fd);
+    }
+    let (dir, name) = split(path)?;
+    let dirfd = mkdir_all(root, dir, 0o755)?;
+    let parent = reopen_dir(&dirfd)?;
+    match nix::fcntl::openat(
+        Some(parent.as_raw_fd()),
+        name,
+        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::from_bits_truncate(0o644),
+    ) {
+        // SAFETY: openat returned a fresh descriptor we now own.
+        Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    open_in_root(root, path, OFlag::O_PATH)
+}
+
+/// The parent directory (resolved in root, opened for *at calls) and the
+/// last component of `path`.
+pub fn parent_of<'p>(
+    root: BorrowedFd,
+    path: &'p Path,
+) -> nix::Result<(OwnedFd, &'p std::ffi::OsStr)> {
+    let (dir, name) = split(path)?;
+    let dirfd = mkdir_all(root, dir, 0o755)?;
+    Ok((reopen_dir(&dirfd)?, name))
+}
+
+fn split(path: &Path) -> nix::Result<(&Path, &std::ffi::OsStr)> {
+    let name = path.file_name().ok_or(Errno::EINVAL)?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    Ok((dir, name))
+}
+
+/// Turns an `O_PATH` directory descriptor into one usable with *at calls.
+fn reopen_dir(fd: &OwnedFd) -> nix::Result<OwnedFd> {
+    let raw = nix::fcntl::openat(
+        Some(fd.as_raw_fd()),
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: openat returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The magic link through which the kernel reaches exactly what `fd` refers
+/// to, for syscalls such as mount(2) that only take paths.
+pub fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! Lifecycle hooks: each runs with the container's state JSON on stdin, its
+//! own `args` and `env`, and an optional `timeout` in seconds. Used by the
+//! runtime (prestart, createRuntime, poststart, poststop) and by the init
+//! (createContainer, startContainer).
+
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use oci_spec::runtime::Hook;
+
+/// Runs `hooks` in order; the first failure stops the rest.
+pub fn run_all(kind: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
+        run(h, state).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
+    }
+    Ok(())
+}
+
+fn run(hook: &Hook, state: &[u8]) -> Result<()> {
+    let mut cmd = Command::new(hook.path());
+    if let Some(args) = hook.args() {
+        if let Some((arg0, rest)) = args.split_first() {
+            cmd.arg0(arg0).args(rest);
+        }
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    // Output goes to a memfd rather than a pipe: a chatty hook cannot block
+    // on a full pipe while we wait for it, and its output ends up in the
+    // error message when it fails.
+    let out = memfd("vzrun-hook-output")?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(out.try_clone()?))
+        .stderr(Stdio::from(out.try_clone()?));
+    let mut child = cmd.spawn().context("start")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine.
+        let _ = stdin.write_all(state);
+    }
+    let status = match hook.timeout() {
+        Some(t) if t > 0 => {
+            if !wait_exit(child.id() as i32, t)? {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("timed out after {t}s");
+            }
+            child.wait()?
+        }
+        Some(t) => bail!("timeout must be positive, got {t}"),
+        None => child.wait()?,
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut out = std::fs::File::from(out);
+    let mut text = String::new();
+    let _ = out.rewind();
+    let _ = out.read_to_string(&mut text);
+    let text = text.trim();
+    let how = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (_, Some(s)) => format!("killed by signal {s}"),
+        _ => "failed".into(),
+    };
+    if text.is_empty() {
+        bail!("{how}")
+    }
+    bail!("{how}: {text}")
+}
+
+/// Waits up to `secs` for the process to exit, without reaping it.
+fn wait_exit(pid: i32, secs: i64) -> Result<bool> {
+    // SAFETY: pidfd_open takes integers and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("pidfd_open");
+    }
+    // SAFETY: a fresh descriptor from pidfd_open, owned by us alone.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let ms = (secs.saturating_mul(1000)).min(i32::MAX as i64) as i32;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(n) => return Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+    }
+}
+
+fn memfd(name: &str) -> Result<OwnedFd> {
+    let name = std::ffi::CString::new(name)?;
+    // SAFETY: `name` is a valid C string for the duration of the call.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("memfd_create");
+    }
+    // SAFETY: a fresh descriptor from memfd_create, owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,0 +1,398 @@
+//! `mounts` from config.json: option parsing (done before fork, in
+//! [`MountPlan::from_spec`]) and performing each mount inside the rootfs
+//! (in the init, before pivot_root). Destinations are resolved inside the
+//! rootfs by [`super::fs`]; sources of bind mounts are host paths.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
+use oci_spec::runtime::Mount;
+
+use super::fs;
+use super::{At, SetupError, SetupResult, Step};
+
+/// One entry of `mounts`, with its options split into flags, propagation
+/// changes and filesystem data.
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    pub destination: PathBuf,
+    pub typ: String,
+    /// For bind mounts an absolute host path (relative ones are taken from
+    /// the bundle, as runc does).
+    pub source: Option<PathBuf>,
+    pub bind: bool,
+    pub flags: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub data: String,
+}
+
+impl MountPlan {
+    pub fn from_spec(m: &Mount, bundle: &Path) -> Result<MountPlan> {
+        let mut flags = MsFlags::empty();
+        let mut propagation = Vec::new();
+        let mut data = Vec::new();
+        for opt in m.options().iter().flatten() {
+            if let Some((set, flag)) = flag_option(opt) {
+                if set {
+                    flags |= flag;
+                } else {
+                    flags &= !flag;
+                }
+            } else if let Some(p) = self::propagation(opt) {
+                propagation.push(p);
+            } else if matches!(opt.as_str(), "tmpcopyup" | "idmap" | "ridmap")
+                || (opt.len() > 1
+                    && opt.starts_with('r')
+                    && flag_option(&opt[1..]).is_some()
+                    && opt != "rw"
+                    && opt != "relatime")
+            {
+                bail!("options: {opt:?} is not supported yet");
+            } else {
+                data.push(opt.as_str());
+            }
+        }
+        let typ = m.typ().clone().unwrap_or_default();
+        let bind = flags.contains(MsFlags::MS_BIND) || typ == "bind";
+        if bind {
+            flags |= MsFlags::MS_BIND;
+        }
+        let source = match m.source() {
+            Some(s) if bind && !s.is_absolute() => Some(bundle.join(s)),
+            Some(s) => Some(s.clone()),
+            None if bind => bail!("source: a bind mount needs a source"),
+            None => None,
+        };
+        if typ.is_empty() && !bind {
+            bail!("type: missing for {}", m.destination().display());
+        }
+        Ok(MountPlan {
+            destination: m.destination().clone(),
+            typ,
+            source,
+            bind,
+            flags,
+            propagation,
+            data: data.join(","),
+        })
+    }
+
+    /// Flags that need a second, remounting pass on a bind mount.
+    fn remount_flags(&self) -> MsFlags {
+        self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+    }
+}
+
+/// `(set, flag)` for a mount option that is a flag.
+fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
+    use MsFlags as F;
+    Some(match opt {
+        "defaults" => (true, F::empty()),
+        "ro" => (true, F::MS_RDONLY),
+        "rw" => (false, F::MS_RDONLY),
+        "suid" => (false, F::MS_NOSUID),
+        "nosuid" => (true, F::MS_NOSUID),
+        "dev" => (false, F::MS_NODEV),
+        "nodev" => (true, F::MS_NODEV),
+        "exec" => (false, F::MS_NOEXEC),
+        "noexec" => (true, F::MS_NOEXEC),
+        "sync" => (true, F::MS_SYNCHRONOUS),
+        "async" => (false, F::MS_SYNCHRONOUS),
+        "dirsync" => (true, F::MS_DIRSYNC),
+        "remount" => (true, F::MS_REMOUNT),
+        "mand" => (true, F::MS_MANDLOCK),
+        "nomand" => (false, F::MS_MANDLOCK),
+        "atime" => (false, F::MS_NOATIME),
+        "noatime" => (true, F::MS_NOATIME),
+        "diratime" => (false, F::MS_NODIRATIME),
+        "nodiratime" => (true, F::MS_NODIRATIME),
+        "relatime" => (true, F::MS_RELATIME),
+        "norelatime" => (false, F::MS_RELATIME),
+        "strictatime" => (true, F::MS_STRICTATIME),
+        "nostrictatime" => (false, F::MS_STRICTATIME),
+        "bind" => (true, F::MS_BIND),
+        "rbind" => (true, F::MS_BIND | F::MS_REC),
+        "silent" => (true, F::MS_SILENT),
+        "loud" => (false, F::MS_SILENT),
+        _ => return None,
+    })
+}
+
+/// Propagation options (also the values of `linux.rootfsPropagation`).
+pub fn propagation(opt: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match opt {
+        "private" => F::MS_PRIVATE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "shared" => F::MS_SHARED,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "slave" => F::MS_SLAVE,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "unbindable" => F::MS_UNBINDABLE,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
+/// What a mount needs to know about the container beyond its own entry.
+pub struct MountContext<'a> {
+    pub root: BorrowedFd<'a>,
+    pub cgroup_path: &'a Path,
+    pub new_cgroup_ns: bool,
+    /// In a user namespace mknod is refused and some flags are locked.
+    pub userns: bool,
+}
+
+/// Performs one mount inside the rootfs.
+pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
+    let dest = m.destination.display();
+    if m.typ == "cgroup" || m.typ == "cgroup2" {
+        return mount_cgroup(m, ctx);
+    }
+    if m.bind {
+        let source = m.source.as_ref().expect("checked by from_spec");
+        let meta = std::fs::metadata(source).at(Step::Mount, source.display())?;
+        let target = if meta.is_dir() {
+            fs::mkdir_all(ctx.root, &m.destination, 0o755)
+        } else {
+            fs::touch(ctx.root, &m.destination)
+        }
+        .at(Step::Mount, &dest)?;
+        mount(
+            Some(source),
+            fs::fd_path(&target).as_str(),
+            None::<&str>,
+            m.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            None::<&str>,
+        )
+        .map_err(|e| {
+            SetupError::new(Step::Mount, format!("{} on {dest}", source.display())).errno(e)
+        })?;
+        let extra = m.remount_flags();
+        if !extra.is_empty() {
+            let top = reopen(ctx, &m.destination)?;
+            remount_bind(&top, extra, &dest)?;
+        }
+    } else {
+        let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
+        let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
+        let data = Some(m.data.as_str()).filter(|d| !d.is_empty());
+        mount(
+            Some(&source),
+            fs::fd_path(&target).as_str(),
+            Some(m.typ.as_str()),
+            m.flags & !MsFlags::MS_REMOUNT,
+            data,
+        )
+        .map_err(|e| {
+            SetupError::new(
+                Step::Mount,
+                format!("{} ({}) on {dest}", source.display(), m.typ),
+            )
+            .errno(e)
+        })?;
+    }
+    if !m.propagation.is_empty() {
+        let top = reopen(ctx, &m.destination)?;
+        for p in &m.propagation {
+            mount(
+                None::<&str>,
+                fs::fd_path(&top).as_str(),
+                None::<&str>,
+                *p,
+                None::<&str>,
+            )
+            .at(Step::Mount, &dest)?;
+        }
+    }
+    Ok(())
+}
+
+fn reopen(ctx: &MountContext, dest: &Path) -> SetupResult<OwnedFd> {
+    fs::open_in_root(ctx.root, dest, OFlag::O_PATH).at(Step::Mount, dest.display())
+}
+
+/// Applies flags to an existing bind mount. Flags the kernel locked on the
+/// source mount (nosuid, nodev, noexec, atime in a user namespace) are kept,
+/// or the remount would be refused.
+pub fn remount_bind(
+    target: &OwnedFd,
+    flags: MsFlags,
+    what: &dyn std::fmt::Display,
+) -> SetupResult<()> {
+    let path = fs::fd_path(target);
+    let locked = locked_flags(target);
+    mount(
+        None::<&str>,
+        path.as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
+        None::<&str>,
+    )
+    .at(Step::Mount, format!("remount {what}"))
+}
+
+fn locked_flags(fd: &OwnedFd) -> MsFlags {
+    use nix::sys::statvfs::{FsFlags, fstatvfs};
+    let Ok(st) = fstatvfs(fd.as_fd()) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (s, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            out |= m;
+        }
+    }
+    out
+}
+
+/// A `cgroup` mount: on a unified host a cgroup2 mount; on v1 a tmpfs with
+/// one directory per hierarchy, each bound to the container's own cgroup
+/// (or freshly mounted when the container has its own cgroup namespace).
+fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
+    let dest = m.destination.display().to_string();
+    let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
+    let flags = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() || m.typ == "cgroup2" {
+        return mount(
+            Some("cgroup2"),
+            fs::fd_path(&target).as_str(),
+            Some("cgroup2"),
+            flags,
+            None::<&str>,
+        )
+        .at(Step::Mount, format!("cgroup2 on {dest}"));
+    }
+    mount(
+        Some("tmpfs"),
+        fs::fd_path(&target).as_str(),
+        Some("tmpfs"),
+        flags & !MsFlags::MS_RDONLY,
+        Some("mode=755"),
+    )
+    .at(Step::Mount, format!("tmpfs on {dest}"))?;
+    let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
+    for (mountpoint, options) in v1_hierarchies() {
+        let Some(name) = Path::new(&mountpoint).file_name() else {
+            continue;
+        };
+        let sub = m.destination.join(name);
+        let host_dir = Path::new(&mountpoint).join(rel);
+        if !host_dir.is_dir() {
+            continue;
+        }
+        let t = fs::mkdir_all(ctx.root, &sub, 0o755).at(Step::Mount, sub.display())?;
+        let what = sub.display();
+        if ctx.new_cgroup_ns {
+            mount(
+                Some("cgroup"),
+                fs::fd_path(&t).as_str(),
+                Some("cgroup"),
+                flags,
+                Some(options.as_str()),
+            )
+            .at(Step::Mount, format!("cgroup on {what}"))?;
+        } else {
+            mount(
+                Some(&host_dir),
+                fs::fd_path(&t).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
+            if !flags.is_empty() {
+                let top = reopen(ctx, &sub)?;
+                remount_bind(&top, flags, &what)?;
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let top = reopen(ctx, &m.destination)?;
+        mount(
+            None::<&str>,
+            fs::fd_path(&top).as_str(),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | flags,
+            None::<&str>,
+        )
+        .at(Step::Mount, format!("remount {dest} read-only"))?;
+    }
+    Ok(())
+}
+
+/// The host's cgroup v1 hierarchies: mount point and controller options.
+fn v1_hierarchies() -> Vec<(String, String)> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let mut post = post.split(' ');
+            if post.next()? != "cgroup" {
+                return None;
+            }
+            let super_opts = post.nth(1)?;
+            let mountpoint = pre.split(' ').nth(4)?;
+            let controllers: Vec<&str> = super_opts
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro"))
+                .collect();
+            Some((mountpoint.to_string(), controllers.join(",")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::MountBuilder;
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let m = MountBuilder::default()
+            .destination("/dev")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec![
+                "nosuid".into(),
+                "strictatime".into(),
+                "mode=755".into(),
+                "size=65536k".into(),
+                "rprivate".into(),
+            ])
+            .build()
+            .unwrap();
+        let p = MountPlan::from_spec(&m, Path::new("/b")).unwrap();
+        assert_eq!(p.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(p.data, "mode=755,size=65536k");
+        assert_eq!(p.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert!(!p.bind);
+    }
+
+    #[test]
+    fn relative_bind_sources_come_from_the_bundle() {
+        let m = MountBuilder::default()
+            .destination("/data")
+            .source("data")
+            .options(vec!["rbind".into(), "ro".into()])
+            .build()
+            .unwrap();
+        let p = MountPlan::from_spec(&m, Path::new("/b")).unwrap();
+        assert!(p.bind);
+        assert_eq!(p.source.as_deref(), Some(Path::new("/b/data")));
+        assert_eq!(p.remount_flags(), MsFlags::MS_RDONLY);
+    }
+}

@@ -1,0 +1,77 @@
+//! Namespaces: joining by path, creating with unshare, time namespace
+//! offsets, user namespace id maps (written by the runtime, from outside),
+//! and the settings that live in a namespace: hostname, domainname and
+//! `linux.sysctl`.
+
+use std::path::Path;
+
+use nix::sched::{CloneFlags, setns, unshare};
+
+use super::{At, SetupError, SetupResult, Step};
+use crate::spec::IdMap;
+
+pub fn join(flag: CloneFlags, path: &Path) -> SetupResult<()> {
+    let f = std::fs::File::open(path).at(Step::JoinNamespace, path.display())?;
+    setns(f, flag).at(Step::JoinNamespace, path.display())
+}
+
+pub fn create(flags: CloneFlags) -> SetupResult<()> {
+    unshare(flags).at(Step::CreateNamespace, "")
+}
+
+/// Must run after unshare(CLONE_NEWTIME) and before the first process
+/// enters the new time namespace.
+pub fn write_time_offsets(offsets: &[(String, i64, u32)]) -> SetupResult<()> {
+    let mut text = String::new();
+    for (clock, secs, nanos) in offsets {
+        text.push_str(&format!("{clock} {secs} {nanos}\n"));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .at(Step::TimeOffsets, "/proc/self/timens_offsets")
+}
+
+/// Writes the uid/gid maps of `pid`'s fresh user namespace. Runs in the
+/// runtime (outside the namespace), which is what the kernel requires for
+/// mappings of more than the writer's own id.
+pub fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let fmt = |maps: &[IdMap]| -> String {
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
+            .collect()
+    };
+    let uid_map = format!("/proc/{pid}/uid_map");
+    std::fs::write(&uid_map, fmt(uids))
+        .with_context(|| format!("linux.uidMappings: write {uid_map}"))?;
+    let gid_map = format!("/proc/{pid}/gid_map");
+    std::fs::write(&gid_map, fmt(gids))
+        .with_context(|| format!("linux.gidMappings: write {gid_map}"))
+}
+
+pub fn set_hostname(name: &str) -> SetupResult<()> {
+    nix::unistd::sethostname(name).at(Step::Hostname, name)
+}
+
+pub fn set_domainname(name: &str) -> SetupResult<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes for the call.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if rc != 0 {
+        return Err(SetupError::new(Step::Domainname, name).errno(nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// Writes one sysctl through the host's procfs, before pivot_root: the
+/// namespaced sysctls (the only ones the plan allows) apply to the
+/// namespaces of the writer, which are the container's by now.
+pub fn set_sysctl(key: &str, value: &str) -> SetupResult<()> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .at(Step::Sysctl, key)?;
+    nix::unistd::write(&f, value.as_bytes())
+        .map(|_| ())
+        .map_err(|e| SetupError::new(Step::Sysctl, format!("{key}={value}")).errno(e))?;
+    Ok(())
+}

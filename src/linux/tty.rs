@@ -1,0 +1,98 @@
+//! `process.terminal`: the init opens a pty in the container's own devpts,
+//! sends the master to `--console-socket` with SCM_RIGHTS (runc's protocol,
+//! which containerd and conmon speak), binds the slave over `/dev/console`
+//! and makes it the process's controlling terminal and stdio.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::stat::Mode;
+use nix::unistd::dup2;
+
+use super::{At, SetupError, SetupResult, Step};
+
+pub fn setup_console(socket: &OwnedFd, size: Option<(u16, u16)>) -> SetupResult<()> {
+    let master = open(
+        "/dev/ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .at(Step::Console, "/dev/ptmx")?;
+    // SAFETY: a fresh descriptor we now own.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int that outlives the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(SetupError::new(Step::Console, "unlock pty").errno(nix::errno::Errno::last()));
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int into `n`.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
+        return Err(SetupError::new(Step::Console, "pty number").errno(nix::errno::Errno::last()));
+    }
+    let slave_path = format!("/dev/pts/{n}");
+    // TIOCGPTPEER opens the slave of exactly this master, whatever a path
+    // in the container might point to.
+    // SAFETY: ioctl with integer flags; returns a new descriptor.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        )
+    };
+    if slave < 0 {
+        return Err(SetupError::new(Step::Console, &slave_path).errno(nix::errno::Errno::last()));
+    }
+    // SAFETY: a fresh descriptor we now own.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize that outlives the call.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+
+    send_fd(socket, &slave_path, master.as_raw_fd())?;
+    drop(master);
+
+    if !Path::new("/dev/console").exists() {
+        std::fs::File::create("/dev/console").at(Step::Console, "/dev/console")?;
+    }
+    mount(
+        Some(slave_path.as_str()),
+        "/dev/console",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .at(Step::Console, "/dev/console")?;
+
+    for fd in 0..3 {
+        dup2(slave.as_raw_fd(), fd).at(Step::Console, "stdio")?;
+    }
+    // SAFETY: TIOCSCTTY with an integer argument on our own stdin.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(
+            SetupError::new(Step::Console, "controlling terminal").errno(nix::errno::Errno::last())
+        );
+    }
+    Ok(())
+}
+
+/// Sends `fd` with `name` as the payload, as runc's console protocol does.
+pub fn send_fd(socket: &OwnedFd, name: &str, fd: RawFd) -> SetupResult<()> {
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .map(|_| ())
+        .at(Step::Console, "send pty master to the console socket")
+}

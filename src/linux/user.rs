@@ -1,0 +1,33 @@
+//! `process.user`: supplementary groups, gid and uid, and the `HOME` a
+//! process gets when its environment has none (from the container's
+//! `/etc/passwd`, as runc does).
+
+use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+
+use super::{At, SetupResult, Step};
+
+pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
+    let groups: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();
+    // In a user namespace whose setgroups is "deny" this fails; that is only
+    // an error when groups were asked for.
+    if let Err(e) = setgroups(&groups)
+        && !groups.is_empty()
+    {
+        return Err(e).at(Step::SetUser, format!("additionalGids {additional:?}"));
+    }
+    let g = Gid::from_raw(gid);
+    setresgid(g, g, g).at(Step::SetUser, format!("gid {gid}"))?;
+    let u = Uid::from_raw(uid);
+    setresuid(u, u, u).at(Step::SetUser, format!("uid {uid}"))
+}
+
+/// The home directory of `uid` in the container's `/etc/passwd`, or `/`.
+pub fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".into())
+}

@@ -1,0 +1,39 @@
+//! vzrun: an OCI container runtime that replaces runc.
+//!
+//! `main` parses the command line, sets up logging, runs the command and
+//! turns an error into one log line and exit status 1, as runc does.
+
+mod cgroups;
+mod cli;
+mod container;
+mod linux;
+mod logging;
+mod process;
+mod spec;
+mod state;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let format = match cli.global.log_format {
+        cli::LogFormat::Text => logging::Format::Text,
+        cli::LogFormat::Json => logging::Format::Json,
+    };
+    if let Err(e) = logging::init(cli.global.log.as_deref(), format, cli.global.debug) {
+        eprintln!("vzrun: {e:#}");
+        std::process::exit(1);
+    }
+    let code = match cli::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logging::error(&msg);
+            if logging::logs_to_file() {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,424 @@
+//! The container's init: the ordered setup inside the new namespaces, then
+//! the wait for `start`, then execve of the user's process. Each line of
+//! [`setup`] is one step; its work lives in the `linux/` module of its
+//! concern. Any failure is sent to the runtime as a `SetupError` (step, path,
+//! errno) and the init exits.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::stat::Mode;
+use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
+
+use super::spawn::{self, Forked};
+use super::sync::{Channel, StartListener, ToInit, ToParent};
+use crate::linux::mounts::MountContext;
+use crate::linux::{
+    At, SetupError, SetupResult, Step, capabilities, devices, hooks, mounts, namespaces, rootfs,
+    tty, user,
+};
+use crate::spec::{Plan, ProcessPlan};
+
+pub struct InitContext<'a> {
+    pub plan: &'a Plan,
+    pub chan: Channel,
+    /// `vzrun create`: where `start` will connect. `None` for `vzrun run`,
+    /// which sends Start over `chan` directly.
+    pub start: Option<StartListener>,
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    /// Namespaces must be entered by setns/unshare (and maybe a fork)
+    /// rather than by the clone that made this process.
+    pub staged: bool,
+    pub preserve_fds: u32,
+    /// Give the container a session keyring of its own (unless
+    /// `--no-new-keyring`), so it cannot see the runtime's keys.
+    pub new_keyring: bool,
+}
+
+/// Everything execve needs, prepared before the init reports Ready, so that
+/// a missing executable fails `create`, not `start`.
+struct Launch {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    no_new_privs: bool,
+}
+
+/// Runs in the cloned child; never returns.
+pub fn main(ctx: InitContext) -> ! {
+    let launch = match setup(&ctx) {
+        Ok(Some(l)) => l,
+        // The first stage forked the real init and is done.
+        Ok(None) => exit(0),
+        Err(e) => fail(&ctx.chan, e),
+    };
+    let (conn, state) = match wait_for_start(&ctx) {
+        Ok(Some(s)) => s,
+        // The runtime went away before the container was created.
+        Ok(None) => exit(1),
+        Err(e) => fail(&ctx.chan, e),
+    };
+    let e = exec(&ctx, launch, &state);
+    fail(conn.as_ref().unwrap_or(&ctx.chan), e)
+}
+
+fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
+    let plan = ctx.plan;
+    let ns = &plan.namespaces;
+    expect_continue(&ctx.chan)?;
+    reset_signals();
+    if ctx.staged {
+        for (flag, path) in &ns.join {
+            namespaces::join(*flag, path)?;
+        }
+        if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+            namespaces::create(CloneFlags::CLONE_NEWUSER)?;
+            map_ids(&ctx.chan)?;
+        }
+        let rest = ns.new - CloneFlags::CLONE_NEWUSER;
+        if !rest.is_empty() {
+            namespaces::create(rest)?;
+        }
+        if !ns.time_offsets.is_empty() {
+            namespaces::write_time_offsets(&ns.time_offsets)?;
+        }
+        // Pid and time namespaces entered by unshare/setns apply to
+        // children only: the real init is a fork of this first stage.
+        let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+        if ns.has(CloneFlags::CLONE_NEWPID) || ns.has(time) {
+            match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
+                Forked::Parent(pid) => {
+                    ctx.chan.send(&ToParent::InitPid(pid)).at(Step::Sync, "")?;
+                    return Ok(None);
+                }
+                Forked::Child => {}
+            }
+        }
+    } else if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+        map_ids(&ctx.chan)?;
+    }
+    // From here on no other process may open our /proc entries (the
+    // runtime's binary among them) or ptrace us.
+    set_dumpable(false);
+    if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .at(Step::BecomeRoot, "gid 0")?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .at(Step::BecomeRoot, "uid 0")?;
+    }
+    setsid().at(Step::Console, "setsid")?;
+    if ctx.new_keyring {
+        join_session_keyring(&plan.id)?;
+    }
+    nix::sys::stat::umask(Mode::empty());
+
+    if let Some(h) = plan.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        namespaces::set_hostname(h)?;
+    }
+    if let Some(d) = plan.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        namespaces::set_domainname(d)?;
+    }
+    for (k, v) in &plan.sysctls {
+        namespaces::set_sysctl(k, v)?;
+    }
+
+    let new_mount_ns = ns.new.contains(CloneFlags::CLONE_NEWNS);
+    if new_mount_ns {
+        let root = rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?;
+        let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+        let mctx = MountContext {
+            root: root.as_fd(),
+            cgroup_path: &plan.cgroup_path,
+            new_cgroup_ns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+            userns,
+        };
+        for m in &plan.mounts {
+            mounts::mount_one(m, &mctx)?;
+        }
+        let dev_is_bind = plan
+            .mounts
+            .iter()
+            .any(|m| m.bind && m.destination == Path::new("/dev"));
+        if !dev_is_bind {
+            let linux_devices = plan
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.devices().clone())
+                .unwrap_or_default();
+            devices::create(root.as_fd(), &devices::plan(&linux_devices), userns)?;
+            devices::symlinks(root.as_fd())?;
+        }
+    }
+
+    ctx.chan.send(&ToParent::CreateHooks).at(Step::Sync, "")?;
+    let state = match ctx.chan.recv::<ToInit>() {
+        Ok(Some(ToInit::HooksDone { state })) => state,
+        _ => return Err(SetupError::new(Step::Sync, "").detail("expected HooksDone")),
+    };
+    if let Some(h) = plan
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().clone())
+    {
+        hooks::run_all("createContainer", &h, state.as_bytes())
+            .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))?;
+    }
+
+    if new_mount_ns {
+        if ctx.no_pivot {
+            rootfs::move_root(&plan.rootfs)?;
+        } else {
+            rootfs::pivot(&plan.rootfs)?;
+        }
+        let linux = plan.spec.linux().as_ref();
+        for p in linux
+            .and_then(|l| l.masked_paths().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            rootfs::mask(p)?;
+        }
+        for p in linux
+            .and_then(|l| l.readonly_paths().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            rootfs::readonly(p)?;
+        }
+        if plan.readonly_root {
+            rootfs::readonly_root()?;
+        }
+    }
+
+    let Some(pp) = &plan.process else {
+        // No process: `start` reports it (runtime-spec: create succeeds).
+        return Ok(Some(Err(
+            SetupError::new(Step::Process, "").detail("config.json has no process")
+        )));
+    };
+    if pp.process.terminal().unwrap_or(false) {
+        let socket = ctx.console.as_ref().ok_or_else(|| {
+            SetupError::new(Step::Console, "").detail("process.terminal needs --console-socket")
+        })?;
+        let size = pp
+            .process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        tty::setup_console(socket, size)?;
+    }
+    Ok(Some(Ok(process(pp)?)))
+}
+
+/// Rlimits, user, capabilities, cwd, umask, environment and the executable.
+fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
+    let p = &pp.process;
+    for r in &pp.rlimits {
+        r.apply()?;
+    }
+    if let Some(c) = &pp.caps {
+        c.drop_bounding()?;
+        capabilities::keep_caps(true)?;
+    }
+    let u = p.user();
+    user::switch(
+        u.uid(),
+        u.gid(),
+        u.additional_gids().as_deref().unwrap_or(&[]),
+    )?;
+    if let Some(c) = &pp.caps {
+        capabilities::keep_caps(false)?;
+        c.apply()?;
+    }
+    nix::unistd::chdir(p.cwd()).at(Step::Chdir, p.cwd().display())?;
+    nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
+
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_of(u.uid())));
+    }
+    let args = p.args().as_ref().expect("checked by the plan");
+    let path = find_executable(&args[0], &env)?;
+    let cstr = |s: &[u8]| {
+        CString::new(s)
+            .map_err(|_| SetupError::new(Step::Process, "").detail("NUL byte in args or env"))
+    };
+    Ok(Launch {
+        path: cstr(path.as_bytes())?,
+        argv: args
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        envp: env
+            .iter()
+            .map(|e| cstr(e.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        no_new_privs: p.no_new_privileges().unwrap_or(false),
+    })
+}
+
+/// Resolves the program the way execvp would, using the container's PATH.
+fn find_executable(name: &str, env: &[String]) -> SetupResult<String> {
+    let ok = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file()) && access(p, AccessFlags::X_OK).is_ok()
+    };
+    if name.contains('/') {
+        if ok(Path::new(name)) {
+            return Ok(name.to_string());
+        }
+        let errno = match std::fs::metadata(name) {
+            Err(e) => nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)),
+            Ok(m) if m.is_dir() => nix::errno::Errno::EISDIR,
+            Ok(_) => nix::errno::Errno::EACCES,
+        };
+        return Err(SetupError::new(Step::Executable, name).errno(errno));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(name);
+        if ok(&candidate) {
+            return Ok(candidate.to_string_lossy().into_owned());
+        }
+    }
+    Err(SetupError::new(Step::Executable, name).detail("executable file not found in $PATH"))
+}
+
+/// Reports Ready and waits for the go: over the start socket for `create`,
+/// over the sync channel for `run`. Returns the start connection (`None`:
+/// the sync channel), on which a failure from here on must be reported, and
+/// the state for startContainer hooks.
+fn wait_for_start(ctx: &InitContext) -> SetupResult<Option<(Option<Channel>, String)>> {
+    ctx.chan.send(&ToParent::Ready).at(Step::Sync, "")?;
+    let first = ctx
+        .chan
+        .recv::<ToInit>()
+        .map_err(|e| SetupError::new(Step::Sync, "").detail(format!("{e:#}")))?;
+    match first {
+        None => Ok(None),
+        Some(ToInit::Start { state }) => Ok(Some((None, state))),
+        Some(ToInit::Created) => {
+            let listener = ctx
+                .start
+                .as_ref()
+                .ok_or_else(|| SetupError::new(Step::Sync, "").detail("no start socket"))?;
+            loop {
+                let conn = listener.accept().at(Step::Sync, "accept start")?;
+                match conn.recv::<ToInit>() {
+                    Ok(Some(ToInit::Start { state })) => return Ok(Some((Some(conn), state))),
+                    // A connection that says nothing useful is not a start.
+                    _ => continue,
+                }
+            }
+        }
+        Some(other) => Err(SetupError::new(Step::Sync, "").detail(format!("unexpected {other:?}"))),
+    }
+}
+
+/// startContainer hooks, then execve. Returns only on failure.
+fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> SetupError {
+    let launch = match launch {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    if let Some(h) = ctx
+        .plan
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        if let Err(e) = hooks::run_all("startContainer", &h, state.as_bytes()) {
+            return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
+        }
+    }
+    if launch.no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return SetupError::new(Step::NoNewPrivileges, "").errno(nix::errno::Errno::last());
+        }
+    }
+    // No descriptor of the runtime's may reach the container: everything
+    // past stdio and --preserve-fds is closed by execve.
+    let first = 3 + ctx.preserve_fds;
+    // SAFETY: close_range with integer arguments; it only sets flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    let e = nix::unistd::execve(&launch.path, &launch.argv, &launch.envp).unwrap_err();
+    SetupError::new(Step::Exec, launch.path.to_string_lossy()).errno(e)
+}
+
+fn expect_continue(chan: &Channel) -> SetupResult<()> {
+    match chan.recv::<ToInit>() {
+        Ok(Some(ToInit::Continue)) => Ok(()),
+        Ok(None) => exit(1),
+        _ => Err(SetupError::new(Step::Sync, "").detail("expected Continue")),
+    }
+}
+
+fn map_ids(chan: &Channel) -> SetupResult<()> {
+    chan.send(&ToParent::MapIds).at(Step::Sync, "")?;
+    match chan.recv::<ToInit>() {
+        Ok(Some(ToInit::MapsDone)) => Ok(()),
+        _ => Err(SetupError::new(Step::Sync, "").detail("expected MapsDone")),
+    }
+}
+
+/// The runtime's signal mask and ignored signals (Rust ignores SIGPIPE) must
+/// not leak into the container's process.
+fn reset_signals() {
+    for sig in Signal::iterator() {
+        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+            continue;
+        }
+        // SAFETY: restoring the default disposition installs no handler.
+        unsafe {
+            let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
+        }
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+fn join_session_keyring(name: &str) -> SetupResult<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name =
+        CString::new(name).map_err(|_| SetupError::new(Step::Process, "").detail("NUL in id"))?;
+    // SAFETY: keyctl reads the NUL-terminated name during the call.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    match nix::errno::Errno::result(rc) {
+        // Kernels without keys, or seccomp'd hosts: nothing to isolate.
+        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(SetupError::new(Step::Process, "")
+            .detail("join session keyring")
+            .errno(e)),
+    }
+}
+
+fn set_dumpable(on: bool) {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
+fn fail(chan: &Channel, e: SetupError) -> ! {
+    let _ = chan.send(&ToParent::Failed(e));
+    exit(1)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once: no destructors or atexit
+    // handlers of the runtime run in the container's init.
+    unsafe { libc::_exit(code) }
+}

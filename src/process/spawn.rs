@@ -1,0 +1,64 @@
+//! Creating the container's init: one clone3(2) that creates the new
+//! namespaces as it forks. No re-exec of the runtime: the child continues in
+//! this very program with the parsed plan already in its memory.
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// fork(2) that also creates the namespaces in `flags`.
+///
+/// The runtime is single-threaded whenever it calls this (it starts no
+/// threads, and nothing it links starts any), so the child inherits no lock
+/// held by another thread and may allocate freely.
+pub fn clone(flags: CloneFlags) -> nix::Result<Forked> {
+    let args = CloneArgs {
+        flags: flags.bits() as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM and without a stack, clone3 behaves as fork:
+    // the child gets a copy of the address space and returns here on its
+    // copy of the stack. `args` is a correctly laid out clone_args that
+    // outlives the call. See the single-thread note above for why the child
+    // may go on running Rust code.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match rc {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// Makes this process the reaper of orphans below it, so that a container
+/// init whose first stage exits becomes our child and can be waited for.
+pub fn become_subreaper() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}

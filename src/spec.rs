@@ -1,0 +1,432 @@
+//! Loads a bundle's `config.json` and turns it into a [`Plan`]: everything
+//! the container's setup needs, parsed and checked before anything forks, so
+//! that bad input fails with the file and field named and the host untouched.
+//!
+//! This module does no setup itself and makes no syscalls beyond reading the
+//! bundle.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Process, Spec};
+
+use crate::linux::capabilities::CapSets;
+use crate::linux::mounts::MountPlan;
+use crate::linux::rlimits::Rlimit;
+
+/// The spec version this runtime implements and writes into state.
+pub const OCI_VERSION: &str = "1.3.0";
+
+/// A validated container configuration. Immutable after [`load`].
+pub struct Plan {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub spec: Spec,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+    pub readonly_root: bool,
+    pub namespaces: Namespaces,
+    pub mounts: Vec<MountPlan>,
+    pub rootfs_propagation: MsFlags,
+    /// `None` when config.json has no `process`: that is only an error at
+    /// `start` (runtime-spec: create must still work).
+    pub process: Option<ProcessPlan>,
+    pub sysctls: Vec<(String, String)>,
+    pub cgroup_path: PathBuf,
+}
+
+/// What the container's process needs beyond the raw spec: capabilities
+/// as bitmasks and rlimits as resource numbers, so that nothing has to be
+/// parsed between fork and exec.
+pub struct ProcessPlan {
+    pub process: Process,
+    pub caps: Option<CapSets>,
+    pub rlimits: Vec<Rlimit>,
+}
+
+pub struct Namespaces {
+    /// Namespaces created fresh for the container.
+    pub new: CloneFlags,
+    /// Namespaces joined by path, user namespace first.
+    pub join: Vec<(CloneFlags, PathBuf)>,
+    pub uid_mappings: Vec<IdMap>,
+    pub gid_mappings: Vec<IdMap>,
+    /// `linux.timeOffsets`, as written to `/proc/self/timens_offsets`.
+    pub time_offsets: Vec<(String, i64, u32)>,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            new: CloneFlags::empty(),
+            join: Vec::new(),
+            uid_mappings: Vec::new(),
+            gid_mappings: Vec::new(),
+            time_offsets: Vec::new(),
+        }
+    }
+}
+
+/// CLONE_NEWTIME, which nix does not name (it shares its value with
+/// CSIGNAL in clone(2); only clone3 and unshare take it).
+pub fn clone_newtime() -> CloneFlags {
+    CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
+}
+
+impl Namespaces {
+    pub fn has(&self, flag: CloneFlags) -> bool {
+        self.new.contains(flag) || self.join.iter().any(|(f, _)| *f == flag)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct IdMap {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+/// Loads and validates `<bundle>/config.json` for container `id`.
+pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
+    let bundle = std::fs::canonicalize(bundle)
+        .with_context(|| format!("container {id}: bundle {}", bundle.display()))?;
+    let config = bundle.join("config.json");
+    let text = std::fs::read(&config)
+        .with_context(|| format!("container {id}: read {}", config.display()))?;
+    let spec = parse(&text).with_context(|| format!("container {id}: {}", config.display()))?;
+    plan(spec, bundle, id).with_context(|| format!("container {id}: {}", config.display()))
+}
+
+/// Parses config.json text; a type error names the JSON path of the field.
+pub fn parse(text: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    match serde_path_to_error::deserialize::<_, Spec>(de) {
+        Ok(spec) => Ok(spec),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                bail!("invalid JSON: {inner}")
+            }
+            bail!("{path}: {inner}")
+        }
+    }
+}
+
+fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
+    check_version(spec.version())?;
+    let root = spec.root().as_ref().context("root: missing")?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let meta =
+        std::fs::metadata(&rootfs).with_context(|| format!("root.path: {}", rootfs.display()))?;
+    if !meta.is_dir() {
+        bail!("root.path: {} is not a directory", rootfs.display());
+    }
+    let linux = spec.linux().clone().unwrap_or_default();
+    let namespaces = namespaces(&linux)?;
+
+    let process = match spec.process() {
+        Some(p) => Some(process_plan(p)?),
+        None => None,
+    };
+
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mounts.push(mount_plan(m, &bundle).with_context(|| format!("mounts[{i}]"))?);
+    }
+    let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some(p) => crate::linux::mounts::propagation(p)
+            .with_context(|| format!("linux.rootfsPropagation: unknown value {p:?}"))?,
+    };
+
+    let mut sysctls: Vec<(String, String)> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    sysctls.sort();
+    for (key, _) in &sysctls {
+        check_sysctl(key, &namespaces).with_context(|| format!("linux.sysctl: {key:?}"))?;
+    }
+
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !namespaces.has(CloneFlags::CLONE_NEWUTS)
+    {
+        bail!("hostname: setting the hostname needs a new uts namespace");
+    }
+
+    let cgroup_path = match linux.cgroups_path() {
+        Some(p) if !p.as_os_str().is_empty() => p.clone(),
+        _ => PathBuf::from(id),
+    };
+    if cgroup_path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!(
+            "linux.cgroupsPath: {} must not contain \"..\"",
+            cgroup_path.display()
+        );
+    }
+
+    Ok(Plan {
+        id: id.to_string(),
+        bundle,
+        readonly_root: root.readonly().unwrap_or(false),
+        rootfs,
+        namespaces,
+        mounts,
+        rootfs_propagation,
+        process,
+        sysctls,
+        cgroup_path,
+        spec,
+    })
+}
+
+/// Every 1.x version is accepted: the spec promises compatibility within a
+/// major version, and conformance tools write the newest minor.
+fn check_version(v: &str) -> Result<()> {
+    let major = v.split('.').next().unwrap_or("");
+    match major {
+        "1" => Ok(()),
+        "" => bail!("ociVersion: missing"),
+        _ => bail!(
+            "ociVersion: {v:?} is not supported (this runtime implements 1.x, up to {OCI_VERSION})"
+        ),
+    }
+}
+
+pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must name the program to run");
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd: {:?} must be an absolute path", p.cwd());
+    }
+    let caps = match p.capabilities() {
+        Some(c) => Some(CapSets::from_spec(c).context("process.capabilities")?),
+        None => None,
+    };
+    let mut rlimits = Vec::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        rlimits.push(Rlimit::from_spec(r).with_context(|| format!("process.rlimits[{i}]"))?);
+    }
+    Ok(ProcessPlan {
+        process: p.clone(),
+        caps,
+        rlimits,
+    })
+}
+
+fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces> {
+    let mut ns = Namespaces::default();
+    let mut seen = CloneFlags::empty();
+    for (i, n) in linux.namespaces().iter().flatten().enumerate() {
+        let flag = clone_flag(n.typ());
+        if seen.contains(flag) {
+            bail!("linux.namespaces[{i}]: {} namespace listed twice", n.typ());
+        }
+        seen |= flag;
+        match n.path() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                if !p.exists() {
+                    bail!("linux.namespaces[{i}].path: {} does not exist", p.display());
+                }
+                ns.join.push((flag, p.clone()));
+            }
+            _ => ns.new |= flag,
+        }
+    }
+    // Namespaces created later are owned by the user namespace in force
+    // then, so a joined user namespace must be entered before all others.
+    ns.join
+        .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+
+    let maps = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<IdMap> {
+        m.iter()
+            .flatten()
+            .map(|m| IdMap {
+                container: m.container_id(),
+                host: m.host_id(),
+                size: m.size(),
+            })
+            .collect()
+    };
+    ns.uid_mappings = maps(linux.uid_mappings());
+    ns.gid_mappings = maps(linux.gid_mappings());
+    if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+        if ns.uid_mappings.is_empty() || ns.gid_mappings.is_empty() {
+            bail!("linux.uidMappings/gidMappings: a new user namespace needs both mappings");
+        }
+        for (field, maps) in [
+            ("uidMappings", &ns.uid_mappings),
+            ("gidMappings", &ns.gid_mappings),
+        ] {
+            if let Some(m) = maps.iter().find(|m| m.size == 0) {
+                bail!(
+                    "linux.{field}: mapping of container id {} has size 0",
+                    m.container
+                );
+            }
+        }
+    } else if !ns.uid_mappings.is_empty() && !ns.has(CloneFlags::CLONE_NEWUSER) {
+        bail!("linux.uidMappings: mappings need a user namespace");
+    }
+
+    if let Some(offsets) = linux.time_offsets() {
+        if !ns.new.contains(clone_newtime()) {
+            bail!("linux.timeOffsets: offsets need a new time namespace");
+        }
+        let mut v: Vec<_> = offsets.iter().collect();
+        v.sort_by_key(|(k, _)| k.as_str());
+        for (clock, off) in v {
+            if clock != "monotonic" && clock != "boottime" {
+                bail!("linux.timeOffsets: unknown clock {clock:?}");
+            }
+            ns.time_offsets.push((
+                clock.clone(),
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0),
+            ));
+        }
+    }
+    Ok(ns)
+}
+
+pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => clone_newtime(),
+    }
+}
+
+fn mount_plan(m: &Mount, bundle: &Path) -> Result<MountPlan> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        bail!("destination: {} must be an absolute path", dest.display());
+    }
+    MountPlan::from_spec(m, bundle)
+}
+
+/// Only sysctls that belong to a namespace the container owns may be set:
+/// anything else would change the host.
+fn check_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        if ns.has(CloneFlags::CLONE_NEWIPC) {
+            return Ok(());
+        }
+        bail!("needs an ipc namespace");
+    }
+    if key.starts_with("net.") {
+        if ns.has(CloneFlags::CLONE_NEWNET) {
+            return Ok(());
+        }
+        bail!("needs a network namespace");
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        if ns.has(CloneFlags::CLONE_NEWUTS) {
+            return Ok(());
+        }
+        bail!("needs a uts namespace");
+    }
+    bail!("is not namespaced: setting it would change the host")
+}
+
+/// Container ids become directory names: keep them to a safe alphabet.
+pub fn check_id(id: &str) -> Result<()> {
+    let mut chars = id.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+        && id.len() <= 1024;
+    if !ok {
+        bail!("invalid container id {id:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*");
+    }
+    Ok(())
+}
+
+/// Parses `KEY=VALUE` environment lists into a map (hook env, process env).
+pub fn env_map(env: &[String]) -> HashMap<&str, &str> {
+    env.iter().filter_map(|e| e.split_once('=')).collect()
+}
+
+/// Parses a signal the way runc's `kill` does: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+    use nix::sys::signal::Signal;
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).with_context(|| format!("unknown signal {s:?}"));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&name).with_context(|| format!("unknown signal {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("abc-1.2_x+y").is_ok());
+        for bad in ["", "-x", "../x", "a/b", ".x", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for v in ["1.0.0", "1.0.2-dev", "1.2.0", "1.3.0"] {
+            assert!(check_version(v).is_ok(), "{v}");
+        }
+        assert!(check_version("2.0.0").is_err());
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let e = parse(
+            br#"{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"foo"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("linux.namespaces[1].type"), "{e}");
+    }
+
+    #[test]
+    fn signals() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+    }
+}

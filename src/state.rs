@@ -1,0 +1,267 @@
+//! The on-disk state of containers: `<root>/<id>/state.json`, written
+//! atomically (temp file + rename), and a per-container `flock` on the
+//! directory so that concurrent `start`/`kill`/`delete` on one id are safe.
+//!
+//! The init's pid is stored with its start time (field 22 of
+//! `/proc/<pid>/stat`): a pid that was reused by another process after the
+//! container died is never mistaken for the container.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_ROOT: &str = "/run/vzrun";
+const STATE_FILE: &str = "state.json";
+/// The socket a created container's init waits on for `start`.
+pub const START_SOCKET: &str = "start.sock";
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        }
+    }
+}
+
+/// What `state.json` holds: the runtime-spec state plus what later commands
+/// need (the init's start time, the cgroup, the config for hooks).
+#[derive(Serialize, Deserialize, Clone)]
+pub struct State {
+    pub id: String,
+    pub pid: i32,
+    /// The init's start time in clock ticks since boot.
+    pub start_time: u64,
+    /// `created` until `start` has seen the user's process exec.
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 with nanoseconds, as runc.
+    pub created: String,
+    pub owner: String,
+    pub cgroup_path: PathBuf,
+    pub config: Spec,
+}
+
+/// The JSON `vzrun state` prints: the runtime-spec's state with runc's extra
+/// fields, in runc's order.
+#[derive(Serialize)]
+pub struct StateView<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'a str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<&'a std::collections::HashMap<String, String>>,
+    pub owner: &'a str,
+}
+
+impl State {
+    /// The status as it is now, not as last written.
+    pub fn current_status(&self) -> Status {
+        if self.pid <= 0 || !process_matches(self.pid, self.start_time) {
+            return Status::Stopped;
+        }
+        if crate::cgroups::is_frozen(&self.cgroup_path) {
+            return Status::Paused;
+        }
+        self.status
+    }
+
+    /// The runtime-spec state of this container; `pid` is 0 once stopped.
+    pub fn view(&self, status: Status) -> StateView<'_> {
+        StateView {
+            oci_version: crate::spec::OCI_VERSION,
+            id: &self.id,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status: status.as_str(),
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            annotations: self.config.annotations().as_ref().filter(|a| !a.is_empty()),
+            owner: &self.owner,
+        }
+    }
+}
+
+/// `<root>/<id>`, held open and locked for the life of the command.
+pub struct StateDir {
+    pub path: PathBuf,
+    dir: File,
+}
+
+impl StateDir {
+    /// Makes the directory of a new container; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_context(|| format!("create state root {}", root.display()))?;
+        let path = root.join(id);
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container with id {id} exists")
+            }
+            Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
+        }
+        let dir = File::open(&path).with_context(|| format!("open {}", path.display()))?;
+        let sd = StateDir { path, dir };
+        sd.lock()?;
+        Ok(sd)
+    }
+
+    /// Opens and locks an existing container's directory.
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        crate::spec::check_id(id)?;
+        let path = root.join(id);
+        let dir = match File::open(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!(NotExist(id.to_string()))
+            }
+            Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+        };
+        let sd = StateDir { path, dir };
+        sd.lock()?;
+        // The container may have been deleted while we waited for the lock.
+        if !sd.path.join(STATE_FILE).exists() && !sd.path.exists() {
+            bail!(NotExist(id.to_string()));
+        }
+        Ok(sd)
+    }
+
+    fn lock(&self) -> Result<()> {
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("lock {}", self.path.display()));
+        }
+        Ok(())
+    }
+
+    pub fn load(&self, id: &str) -> Result<State> {
+        load_file(&self.path, id)
+    }
+
+    /// Writes state.json so that readers see the old or the new file, never
+    /// a torn one.
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.path.join(".state.json.tmp");
+        let final_path = self.path.join(STATE_FILE);
+        let data = serde_json::to_vec(state).context("encode state")?;
+        let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
+        f.write_all(&data)
+            .with_context(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &final_path)
+            .with_context(|| format!("rename {} to {}", tmp.display(), final_path.display()))?;
+        Ok(())
+    }
+
+    /// A path inside the directory that stays short however long the root
+    /// is: unix socket paths are limited to 108 bytes.
+    pub fn short_path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}/{name}", self.dir.as_raw_fd()))
+    }
+
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.path)
+            .with_context(|| format!("remove {}", self.path.display()))
+    }
+}
+
+/// "does not exist" is an error callers test for (`delete --force`).
+#[derive(Debug, thiserror::Error)]
+#[error("container {0} does not exist")]
+pub struct NotExist(pub String);
+
+fn load_file(dir: &Path, id: &str) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(NotExist(id.to_string())),
+        Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+    };
+    serde_json::from_slice(&data).with_context(|| format!("parse {}", path.display()))
+}
+
+/// Reads a container's state without taking its lock: state.json is replaced
+/// atomically, so a reader never sees half a file.
+pub fn read(root: &Path, id: &str) -> Result<State> {
+    crate::spec::check_id(id)?;
+    load_file(&root.join(id), id)
+}
+
+/// Every container id under `root`, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("read {}", root.display())),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The start time of a process (clock ticks since boot) and whether it is
+/// still running, i.e. neither a zombie nor gone.
+pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: parse after the
+    // last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    // `rest` starts at field 3 (state); start time is field 22.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((start, state != "Z" && state != "X"))
+}
+
+fn process_matches(pid: i32, start_time: u64) -> bool {
+    matches!(process_start_time(pid), Some((t, true)) if t == start_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time_is_readable() {
+        let (t, alive) = process_start_time(std::process::id() as i32).unwrap();
+        assert!(t > 0 && alive);
+    }
+}

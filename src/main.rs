@@ -15,7 +15,14 @@ mod state;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Usage errors exit 1, as runc's do; help goes to stdout, exit 0.
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let format = match cli.global.log_format {
         cli::LogFormat::Text => logging::Format::Text,
         cli::LogFormat::Json => logging::Format::Json,

@@ -193,6 +193,10 @@ impl StateDir {
         PathBuf::from(format!("/proc/self/fd/{}/{name}", self.dir.as_raw_fd()))
     }
 
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.dir.as_raw_fd()
+    }
+
     pub fn remove(self) -> Result<()> {
         std::fs::remove_dir_all(&self.path)
             .with_context(|| format!("remove {}", self.path.display()))

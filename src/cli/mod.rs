@@ -56,8 +56,9 @@ pub struct Global {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
 
-    /// Rootless mode: true, false or auto (accepted for runc compatibility)
-    #[arg(long, global = true, value_name = "true|false|auto")]
+    /// Rootless mode: true, false or auto (accepted for runc compatibility;
+    /// before the command only, since `spec --rootless` is another flag)
+    #[arg(long, value_name = "true|false|auto")]
     pub rootless: Option<String>,
 
     /// Path to criu (accepted for runc compatibility)

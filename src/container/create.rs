@@ -135,6 +135,7 @@ fn launch(
                 staged,
                 preserve_fds: o.preserve_fds,
                 new_keyring: !o.no_new_keyring,
+                runtime_fds: vec![dir.raw_fd()],
             })
         }
         Forked::Parent(pid) => pid,

@@ -91,8 +91,12 @@ impl CapSets {
                 0,
             )
         };
+        // The kernel only lets a capability be ambient when it is also
+        // permitted and inheritable; runc's default config lists ambient
+        // capabilities without inheritable ones, and runc skips those too.
+        let raisable = self.ambient & self.permitted & self.inheritable;
         for cap in 0..64u64 {
-            if self.ambient & (1 << cap) == 0 {
+            if raisable & (1 << cap) == 0 {
                 continue;
             }
             // SAFETY: prctl with integer arguments only.
@@ -108,7 +112,7 @@ impl CapSets {
             if rc != 0 {
                 return Err(SetupError::new(Step::Capabilities, "")
                     .detail(format!(
-                        "raise ambient capability {cap} (it must also be permitted and inheritable)"
+                        "raise ambient capability {cap}"
                     ))
                     .errno(Errno::last()));
             }

@@ -37,6 +37,10 @@ pub struct InitContext<'a> {
     /// Give the container a session keyring of its own (unless
     /// `--no-new-keyring`), so it cannot see the runtime's keys.
     pub new_keyring: bool,
+    /// The runtime's descriptors the init must close at once: the state
+    /// directory's carries the container's flock, which would otherwise be
+    /// held for as long as the init lives.
+    pub runtime_fds: Vec<std::os::fd::RawFd>,
 }
 
 /// Everything execve needs, prepared before the init reports Ready, so that
@@ -69,6 +73,9 @@ pub fn main(ctx: InitContext) -> ! {
 fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     let plan = ctx.plan;
     let ns = &plan.namespaces;
+    for fd in &ctx.runtime_fds {
+        let _ = nix::unistd::close(*fd);
+    }
     expect_continue(&ctx.chan)?;
     reset_signals();
     if ctx.staged {
@@ -138,6 +145,11 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
         };
         for m in &plan.mounts {
             mounts::mount_one(m, &mctx)?;
+        }
+        if let Some(pp) = &plan.process {
+            // runc creates a missing cwd; it must exist inside the rootfs.
+            crate::linux::fs::mkdir_all(root.as_fd(), pp.process.cwd(), 0o755)
+                .at(Step::Chdir, pp.process.cwd().display())?;
         }
         let dev_is_bind = plan
             .mounts

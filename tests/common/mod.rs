@@ -1,0 +1,795 @@
+//! Shared harness for the vzrun integration tests.
+//!
+//! The runtime under test is `$VZRUN_TEST_RUNTIME` if set (e.g. `/usr/sbin/runc`
+//! to validate the suite against runc), else the `vzrun` binary built by cargo.
+//!
+//! Every test creates a [`TestEnv`], which owns a private temp dir
+//! (`/tmp/vzrun-test-<unique>`), a private state root (`<tmp>/state`) and the
+//! list of container ids it handed out.  Its `Drop` cleans up everything even
+//! when the test panics.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Default deadline for a single runtime invocation.
+pub const RT_TIMEOUT: Duration = Duration::from_secs(30);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+// ---------------------------------------------------------------------------
+// Runtime selection
+// ---------------------------------------------------------------------------
+
+/// Path of the runtime binary under test, if one is configured.
+pub fn try_runtime() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VZRUN_TEST_RUNTIME") {
+        if !p.is_empty() {
+            return Some(PathBuf::from(p));
+        }
+    }
+    option_env!("CARGO_BIN_EXE_vzrun").map(PathBuf::from)
+}
+
+/// Path of the runtime binary under test.
+pub fn runtime() -> PathBuf {
+    match try_runtime() {
+        Some(p) => p,
+        None => panic!(
+            "no runtime to test: set VZRUN_TEST_RUNTIME=/path/to/runtime \
+             (e.g. /usr/sbin/runc) or run the suite inside the vzrun crate \
+             so that CARGO_BIN_EXE_vzrun is defined"
+        ),
+    }
+}
+
+/// True when the runtime under test is vzrun itself (assertions on vzrun's own
+/// error texts and spec-conformance where runc deviates are gated on this).
+pub fn is_vzrun() -> bool {
+    match std::env::var_os("VZRUN_TEST_RUNTIME") {
+        Some(p) if !p.is_empty() => {
+            Path::new(&p).file_name().map(|n| n == "vzrun").unwrap_or(false)
+        }
+        _ => true,
+    }
+}
+
+/// Name of the runtime binary ("vzrun", "runc", ...).
+pub fn runtime_name() -> String {
+    runtime()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Command output
+// ---------------------------------------------------------------------------
+
+/// Result of one runtime invocation.  stdout/stderr were redirected to files
+/// (so that containers inheriting them never block us); the contents are read
+/// once the runtime process exited.  For `create`d containers the files keep
+/// receiving the container's output: re-read them with [`Out::stdout_now`].
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub args: Vec<String>,
+    /// Exit code; 128+N if the runtime was killed by signal N.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl Out {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+    pub fn stdout_now(&self) -> String {
+        fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+    pub fn stderr_now(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+    /// Panic with full context unless the exit code is 0.
+    pub fn assert_ok(&self) -> &Self {
+        assert!(self.success(), "command failed: {self}");
+        self
+    }
+    /// Panic with full context if the exit code is 0.
+    pub fn assert_fail(&self) -> &Self {
+        assert!(!self.success(), "command unexpectedly succeeded: {self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{} {}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            runtime().display(),
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Run `program args` with stdin=/dev/null and stdout/stderr into files in
+/// `dir`, waiting at most `timeout`; on timeout the child is SIGKILLed (by
+/// pid) and the test panics.
+pub fn run_cmd(program: &Path, args: &[String], dir: &Path, timeout: Duration) -> Out {
+    run_cmd_cwd(program, args, dir, None, timeout)
+}
+
+/// Like [`run_cmd`], in working directory `cwd` if given.
+pub fn run_cmd_cwd(
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    cwd: Option<&Path>,
+    timeout: Duration,
+) -> Out {
+    try_run_cmd(program, args, dir, cwd, timeout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Non-panicking core of [`run_cmd`] (also used from `Drop`).
+pub fn try_run_cmd(
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    cwd: Option<&Path>,
+    timeout: Duration,
+) -> Result<Out, String> {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let stdout_path = dir.join(format!("cmd-{n}.stdout"));
+    let stderr_path = dir.join(format!("cmd-{n}.stderr"));
+    let so = File::create(&stdout_path).map_err(|e| format!("create stdout file: {e}"))?;
+    let se = File::create(&stderr_path).map_err(|e| format!("create stderr file: {e}"))?;
+    let mut cmd = Command::new(program);
+    if let Some(c) = cwd {
+        cmd.current_dir(c);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(so)
+        .stderr(se)
+        .spawn()
+        .map_err(|e| format!("cannot spawn {}: {e}", program.display()))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            res => {
+                // timed out (or wait failed): kill the runtime by its pid
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{} {}` did not finish within {:?} (killed; {:?})\nstdout: {}\nstderr: {}",
+                    program.display(),
+                    args.join(" "),
+                    timeout,
+                    res.err(),
+                    fs::read_to_string(&stdout_path).unwrap_or_default(),
+                    fs::read_to_string(&stderr_path).unwrap_or_default()
+                ));
+            }
+        }
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(Out {
+        args: args.to_vec(),
+        code,
+        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
+        stdout_path,
+        stderr_path,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Test environment
+// ---------------------------------------------------------------------------
+
+pub struct TestEnv {
+    /// Unique prefix: `<name>-<pid>-<counter>`.
+    pub prefix: String,
+    /// Private temp dir `/tmp/vzrun-test-<prefix>`.
+    pub tmp: PathBuf,
+    /// State root passed as `--root`.
+    pub root: PathBuf,
+    ids: Mutex<Vec<String>>,
+    /// (pid, starttime) of processes to kill if still alive at the end.
+    pids: Mutex<Vec<(i32, u64)>>,
+    next: AtomicUsize,
+}
+
+fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        s.insert(0, 't');
+    }
+    s.truncate(40);
+    s
+}
+
+impl TestEnv {
+    pub fn new(name: &str) -> TestEnv {
+        let prefix = format!(
+            "{}-{}-{}",
+            sanitize(name),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let tmp = PathBuf::from(format!("/tmp/vzrun-test-{prefix}"));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).expect("create test temp dir");
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+        let root = tmp.join("state");
+        fs::create_dir_all(tmp.join("out")).unwrap();
+        TestEnv {
+            prefix,
+            tmp,
+            root,
+            ids: Mutex::new(Vec::new()),
+            pids: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// A fresh, valid, unique container id (recorded for cleanup).
+    pub fn new_id(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{}", self.prefix, n);
+        self.track_id(&id);
+        id
+    }
+
+    /// Record an id for cleanup (for ids that were not produced by `new_id`).
+    pub fn track_id(&self, id: &str) {
+        self.ids.lock().unwrap().push(id.to_string());
+    }
+
+    /// Record a host pid that must not outlive the test.
+    pub fn track_pid(&self, pid: i32) {
+        if pid > 0 {
+            if let Some(st) = proc_starttime(pid) {
+                self.pids.lock().unwrap().push((pid, st));
+            }
+        }
+    }
+
+    /// A new directory inside the test's temp dir.
+    pub fn mkdir(&self, name: &str) -> PathBuf {
+        let p = self.tmp.join(name);
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Run the runtime with `--root <state root>` prepended.
+    pub fn rt(&self, args: &[&str]) -> Out {
+        self.rt_timeout(args, RT_TIMEOUT)
+    }
+
+    pub fn rt_timeout(&self, args: &[&str], timeout: Duration) -> Out {
+        let mut full = vec!["--root".to_string(), self.root.display().to_string()];
+        full.extend(args.iter().map(|s| s.to_string()));
+        run_cmd(&runtime(), &full, &self.tmp.join("out"), timeout)
+    }
+
+    /// Run the runtime with exactly these arguments (no `--root`).
+    pub fn rt_raw(&self, args: &[&str]) -> Out {
+        let full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        run_cmd(&runtime(), &full, &self.tmp.join("out"), RT_TIMEOUT)
+    }
+
+    /// Run the runtime with exactly these arguments in working directory `cwd`.
+    pub fn rt_raw_in(&self, cwd: &Path, args: &[&str]) -> Out {
+        let full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        run_cmd_cwd(&runtime(), &full, &self.tmp.join("out"), Some(cwd), RT_TIMEOUT)
+    }
+
+    /// Build a bundle (busybox rootfs + default config) for container `id`.
+    pub fn bundle(&self, id: &str) -> Bundle {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let dir = self.tmp.join(format!("bundle{n}"));
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = dir.join("rootfs");
+        make_rootfs(&rootfs);
+        Bundle { dir, rootfs, config: default_config(id) }
+    }
+
+    /// `run --bundle B ID` in the foreground; returns (exit code, stdout, stderr).
+    pub fn run_fg(&self, id: &str, b: &Bundle) -> (i32, String, String) {
+        let o = self.run_out(id, b, &[]);
+        (o.code, o.stdout, o.stderr)
+    }
+
+    /// `run [extra..] --bundle B ID`, returning the whole [`Out`].
+    pub fn run_out(&self, id: &str, b: &Bundle, extra: &[&str]) -> Out {
+        b.write();
+        self.track_id(id);
+        let bd = b.dir.display().to_string();
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--bundle", &bd, id]);
+        self.rt(&args)
+    }
+
+    /// `create [extra..] --bundle B ID`.  The container inherits the
+    /// returned Out's stdout/stderr files.
+    pub fn create_out(&self, id: &str, b: &Bundle, extra: &[&str]) -> Out {
+        b.write();
+        self.track_id(id);
+        let bd = b.dir.display().to_string();
+        let mut args = vec!["create"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--bundle", &bd, id]);
+        let o = self.rt(&args);
+        if o.success() {
+            if let Some(pid) = self.try_state(id).and_then(|s| s["pid"].as_i64()) {
+                self.track_pid(pid as i32);
+            }
+        }
+        o
+    }
+
+    /// `create` that must succeed.
+    pub fn create(&self, id: &str, b: &Bundle) -> Out {
+        let o = self.create_out(id, b, &[]);
+        o.assert_ok();
+        o
+    }
+
+    /// `start ID` that must succeed.
+    pub fn start(&self, id: &str) {
+        self.rt(&["start", id]).assert_ok();
+    }
+
+    /// `state ID` parsed as JSON; panics if the command fails.
+    pub fn state(&self, id: &str) -> Value {
+        let o = self.rt(&["state", id]);
+        o.assert_ok();
+        let v: Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("state output is not JSON ({e}): {o}"));
+        if let Some(pid) = v["pid"].as_i64() {
+            self.track_pid(pid as i32);
+        }
+        v
+    }
+
+    /// `state ID` if it succeeds.
+    pub fn try_state(&self, id: &str) -> Option<Value> {
+        let o = self.rt(&["state", id]);
+        if !o.success() {
+            return None;
+        }
+        serde_json::from_str(&o.stdout).ok()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Poll `state` until the status is `want`.
+    pub fn wait_status(&self, id: &str, want: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let st = self.status(id);
+            if st == want {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("container {id} still {st:?} (wanted {want:?}) after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Poll until the file exists and is non-empty; returns its content.
+    pub fn wait_file(&self, p: &Path, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(s) = fs::read_to_string(p) {
+                if !s.is_empty() {
+                    return s;
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!("{} not written within {timeout:?}", p.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Assert the runtime left nothing behind for `id`: no state entry in the
+    /// root and no `/sys/fs/cgroup/*/vzrun-test/<id>` directory.
+    pub fn assert_no_leftovers(&self, id: &str) {
+        let sd = self.root.join(id);
+        assert!(!sd.exists(), "state dir {} still exists", sd.display());
+        let cg = cgroup_dirs(id);
+        assert!(cg.is_empty(), "cgroup dirs left behind for {id}: {cg:?}");
+        let procs = processes_with_arg(id);
+        assert!(procs.is_empty(), "processes with {id} in their argv left behind: {procs:?}");
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let ids: Vec<String> = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
+        let outdir = self.tmp.join("out");
+        let _ = fs::create_dir_all(&outdir);
+        if let Some(rt) = try_runtime() {
+            for id in &ids {
+                let args = vec![
+                    "--root".to_string(),
+                    self.root.display().to_string(),
+                    "delete".to_string(),
+                    "--force".to_string(),
+                    "--".to_string(),
+                    id.clone(),
+                ];
+                let _ = try_run_cmd(&rt, &args, &outdir, None, Duration::from_secs(20));
+            }
+        }
+        // Kill leftover processes we recorded (only if it is still the same
+        // process: start time must match).
+        let pids: Vec<(i32, u64)> = self.pids.lock().map(|v| v.clone()).unwrap_or_default();
+        for (pid, st) in pids {
+            if proc_starttime(pid) == Some(st) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        // Remove cgroup dirs (retry briefly: killed tasks take a moment to
+        // leave).  Any process still in one of *our* container cgroups was
+        // started for this test: kill it (by pid) first.
+        for id in &ids {
+            for d in cgroup_dirs(id) {
+                if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
+                    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                        if pid > 1 {
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                        }
+                    }
+                }
+            }
+            for _ in 0..50 {
+                let left = cgroup_dirs(id);
+                if left.is_empty() {
+                    break;
+                }
+                for d in left {
+                    let _ = fs::remove_dir(&d);
+                }
+                if cgroup_dirs(id).is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // The shared parent goes too once the last test using it is done
+        // (rmdir of a cgroup that still has children fails harmlessly).
+        if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+            for e in rd.flatten() {
+                let _ = fs::remove_dir(e.path().join("vzrun-test"));
+            }
+        }
+        // Lazily unmount anything under our temp dir, deepest first.
+        let mut mps = mounts_under(&self.tmp);
+        mps.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for mp in mps {
+            if let Ok(c) = CString::new(mp) {
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _ = fs::remove_dir_all(&self.tmp);
+    }
+}
+
+/// Field 22 of /proc/<pid>/stat (start time), used to avoid killing a reused pid.
+pub fn proc_starttime(pid: i32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    // rest starts at field 3 (state); starttime is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    // A zombie is not "alive" for our purposes.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rfind(')')
+            .map(|i| !s[i + 2..].starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// (pid, argv) of live processes one of whose argv entries equals `arg`
+/// (e.g. a runtime process still working on container `arg`).
+pub fn processes_with_arg(arg: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let mut v = Vec::new();
+    if let Ok(rd) = fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            if pid == me || !pid_alive(pid) {
+                continue;
+            }
+            let Ok(cl) = fs::read(e.path().join("cmdline")) else { continue };
+            let args: Vec<String> =
+                cl.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            if args.iter().any(|a| a == arg) {
+                v.push((pid, args.join(" ")));
+            }
+        }
+    }
+    v
+}
+
+/// Existing `/sys/fs/cgroup/<controller>/vzrun-test/<id>` directories.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+        for e in rd.flatten() {
+            let p = e.path().join("vzrun-test").join(id);
+            if p.is_dir() {
+                v.push(p);
+            }
+        }
+    }
+    v
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mount points (from /proc/self/mountinfo) at or below `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let d = dir.display().to_string();
+    let mut v = Vec::new();
+    if let Ok(mi) = fs::read_to_string("/proc/self/mountinfo") {
+        for line in mi.lines() {
+            if let Some(mp) = line.split(' ').nth(4) {
+                let mp = unescape_mountinfo(mp);
+                if mp == d || mp.starts_with(&format!("{d}/")) {
+                    v.push(mp);
+                }
+            }
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------
+// Bundles
+// ---------------------------------------------------------------------------
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    pub fn config_mut(&mut self) -> &mut Value {
+        &mut self.config
+    }
+    pub fn set_args(&mut self, args: &[&str]) -> &mut Self {
+        self.config["process"]["args"] = json!(args);
+        self
+    }
+    /// `sh -c SCRIPT`
+    pub fn set_sh(&mut self, script: &str) -> &mut Self {
+        self.set_args(&["sh", "-c", script])
+    }
+    pub fn path(&self) -> String {
+        self.dir.display().to_string()
+    }
+    pub fn push_mount(&mut self, m: Value) {
+        self.config["mounts"].as_array_mut().unwrap().push(m);
+    }
+    /// Add a read-write bind mount of `host` at `dest`.
+    pub fn bind(&mut self, host: &Path, dest: &str, ro: bool) {
+        let opts = if ro { json!(["rbind", "ro"]) } else { json!(["rbind", "rw"]) };
+        self.push_mount(json!({
+            "destination": dest, "type": "bind",
+            "source": host.display().to_string(), "options": opts
+        }));
+    }
+    pub fn add_namespace(&mut self, ty: &str) {
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "type": ty }));
+    }
+    /// Write config.json (done automatically by create/run helpers).
+    pub fn write(&self) {
+        let s = serde_json::to_string_pretty(&self.config).unwrap();
+        fs::write(self.dir.join("config.json"), s).unwrap();
+    }
+    /// Write raw text as config.json (for malformed-config tests).
+    pub fn write_raw(&self, text: &str) {
+        fs::write(self.dir.join("config.json"), text).unwrap();
+    }
+}
+
+fn busybox_applets() -> &'static Vec<String> {
+    static APPLETS: OnceLock<Vec<String>> = OnceLock::new();
+    APPLETS.get_or_init(|| {
+        let o = Command::new("/usr/bin/busybox")
+            .arg("--list")
+            .output()
+            .expect("run /usr/bin/busybox --list (is busybox-static installed?)");
+        assert!(o.status.success(), "busybox --list failed");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && !l.contains('/') && l != "busybox")
+            .collect()
+    })
+}
+
+/// Build a minimal busybox rootfs at `rootfs`.  World-readable so that a
+/// user-namespaced root can use it too.
+pub fn make_rootfs(rootfs: &Path) {
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "home/user", "mnt"] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
+    fs::set_permissions(rootfs.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    for a in busybox_applets() {
+        let _ = symlink("busybox", rootfs.join("bin").join(a));
+    }
+    let _ = std::os::unix::fs::chown(rootfs.join("home/user"), Some(1000), Some(1000));
+    let mut f = File::create(rootfs.join("etc/passwd")).unwrap();
+    f.write_all(
+        b"root:x:0:0:root:/root:/bin/sh\n\
+          user:x:1000:1000:user:/home/user:/bin/sh\n\
+          nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    let mut f = File::create(rootfs.join("etc/group")).unwrap();
+    f.write_all(b"root:x:0:\nwheel:x:10:\nuser:x:1000:\nnobody:x:65534:\n").unwrap();
+}
+
+/// runc's `runc spec` default, adjusted for tests: terminal=false,
+/// ociVersion 1.0.2, root.readonly=false, absolute cgroupsPath
+/// `/vzrun-test/<id>` (never relative: that would land under the
+/// machine's own cgroup).
+pub fn default_config(id: &str) -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": 0, "gid": 0 },
+            "args": ["sh"],
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=xterm"
+            ],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [
+                { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }
+            ],
+            "noNewPrivileges": true
+        },
+        "root": { "path": "rootfs", "readonly": false },
+        "hostname": "runc",
+        "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+              "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+              "options": ["nosuid", "noexec", "nodev", "ro"] },
+            { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+        ],
+        "linux": {
+            "cgroupsPath": format!("/vzrun-test/{id}"),
+            "resources": {
+                "devices": [ { "allow": false, "access": "rwm" } ]
+            },
+            "namespaces": [
+                { "type": "pid" },
+                { "type": "network" },
+                { "type": "ipc" },
+                { "type": "uts" },
+                { "type": "mount" }
+            ],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": [
+                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+            ]
+        }
+    })
+}
+
+/// Case-insensitive substring test.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Capability name -> number (Linux).
+pub fn cap_number(name: &str) -> u32 {
+    const CAPS: &[&str] = &[
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+        "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ];
+    CAPS.iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| panic!("unknown capability {name}")) as u32
+}
+
+/// Bit mask of a list of capability names.
+pub fn cap_mask(names: &[&str]) -> u64 {
+    names.iter().fold(0u64, |m, n| m | (1u64 << cap_number(n)))
+}
+
+/// Value of a `Key:\tvalue` line of a /proc/<pid>/status-like text.
+pub fn status_field(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

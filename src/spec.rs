@@ -5,7 +5,6 @@
 //! This module does no setup itself and makes no syscalls beyond reading the
 //! bundle.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -369,11 +368,6 @@ pub fn check_id(id: &str) -> Result<()> {
         bail!("invalid container id {id:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*");
     }
     Ok(())
-}
-
-/// Parses `KEY=VALUE` environment lists into a map (hook env, process env).
-pub fn env_map(env: &[String]) -> HashMap<&str, &str> {
-    env.iter().filter_map(|e| e.split_once('=')).collect()
 }
 
 /// Parses a signal the way runc's `kill` does: `KILL`, `SIGKILL` or `9`.

@@ -6,7 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 
 fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
-    PathBuf::from(format!("/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"))
+    PathBuf::from(format!(
+        "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"
+    ))
 }
 
 fn cg_read(controller: &str, id: &str, file: &str) -> String {
@@ -68,7 +70,10 @@ fn pids_limit_is_enforced() {
     // busybox sh aborts with "can't fork".
     b.set_sh("for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; echo ALL-FORKED");
     let (code, out, err) = env.run_fg(&id, &b);
-    assert!(!out.contains("ALL-FORKED"), "pids.max 5 not enforced: {out} {err}");
+    assert!(
+        !out.contains("ALL-FORKED"),
+        "pids.max 5 not enforced: {out} {err}"
+    );
     assert_ne!(code, 0);
     assert!(contains_ci(&err, "fork"), "{err}");
 }
@@ -82,13 +87,25 @@ fn process_is_placed_in_cgroups() {
     for ctrl in ["memory", "pids", "cpu"] {
         let line = cg
             .lines()
-            .find(|l| l.split(':').nth(1).map(|c| c.split(',').any(|x| x == ctrl)).unwrap_or(false))
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .map(|c| c.split(',').any(|x| x == ctrl))
+                    .unwrap_or(false)
+            })
             .unwrap_or_else(|| panic!("no {ctrl} line in /proc/{pid}/cgroup:\n{cg}"));
-        assert_eq!(line.splitn(3, ':').nth(2), Some(want.as_str()), "{ctrl}: {cg}");
+        assert_eq!(
+            line.splitn(3, ':').nth(2),
+            Some(want.as_str()),
+            "{ctrl}: {cg}"
+        );
     }
     // And the pid is listed in the cgroup's procs file.
     let procs = cg_read("pids", &id, "cgroup.procs");
-    assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "{procs}");
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "{procs}"
+    );
 }
 
 #[test]

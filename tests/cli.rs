@@ -19,7 +19,10 @@ fn spec_writes_default_config() {
     assert_eq!(c["process"]["terminal"], Value::Bool(true), "{c}");
     assert_eq!(c["root"]["path"], "rootfs");
     assert_eq!(c["root"]["readonly"], Value::Bool(true));
-    assert!(c["ociVersion"].as_str().unwrap_or("").starts_with("1."), "{c}");
+    assert!(
+        c["ociVersion"].as_str().unwrap_or("").starts_with("1."),
+        "{c}"
+    );
     let ns: Vec<&str> = c["linux"]["namespaces"]
         .as_array()
         .unwrap()
@@ -31,10 +34,19 @@ fn spec_writes_default_config() {
     }
     assert!(!ns.contains(&"user"), "{ns:?}");
     let caps = &c["process"]["capabilities"]["bounding"];
-    assert_eq!(*caps, serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]));
+    assert_eq!(
+        *caps,
+        serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    );
     let masked = c["linux"]["maskedPaths"].as_array().unwrap();
     assert!(masked.iter().any(|m| m == "/proc/kcore"));
-    assert!(c["linux"]["readonlyPaths"].as_array().unwrap().iter().any(|m| m == "/proc/sys"));
+    assert!(
+        c["linux"]["readonlyPaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "/proc/sys")
+    );
     let want_host = if is_vzrun() { "vzrun" } else { "runc" };
     assert_eq!(c["hostname"], want_host, "default hostname");
 }
@@ -47,9 +59,14 @@ fn spec_rootless_has_user_namespace() {
     let c = read_json(&dir.join("config.json"));
     let ns = c["linux"]["namespaces"].as_array().unwrap();
     assert!(ns.iter().any(|n| n["type"] == "user"), "{c}");
-    assert!(!ns.iter().any(|n| n["type"] == "network"), "rootless spec has no netns: {c}");
+    assert!(
+        !ns.iter().any(|n| n["type"] == "network"),
+        "rootless spec has no netns: {c}"
+    );
     for key in ["uidMappings", "gidMappings"] {
-        let m = c["linux"][key].as_array().unwrap_or_else(|| panic!("{key} missing: {c}"));
+        let m = c["linux"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} missing: {c}"));
         assert!(!m.is_empty());
         assert_eq!(m[0]["containerID"], 0);
         assert_eq!(m[0]["size"], 1);
@@ -61,13 +78,15 @@ fn spec_bundle_option() {
     let env = TestEnv::new("cli_spec_bundle");
     let dir = env.mkdir("target-bundle");
     let cwd = env.mkdir("elsewhere");
-    env.rt_raw_in(&cwd, &["spec", "--bundle", &dir.display().to_string()]).assert_ok();
+    env.rt_raw_in(&cwd, &["spec", "--bundle", &dir.display().to_string()])
+        .assert_ok();
     assert!(dir.join("config.json").exists());
     assert!(!cwd.join("config.json").exists());
     read_json(&dir.join("config.json"));
     // short form
     let dir2 = env.mkdir("target-bundle2");
-    env.rt_raw_in(&cwd, &["spec", "-b", &dir2.display().to_string()]).assert_ok();
+    env.rt_raw_in(&cwd, &["spec", "-b", &dir2.display().to_string()])
+        .assert_ok();
     assert!(dir2.join("config.json").exists());
 }
 
@@ -78,8 +97,15 @@ fn spec_refuses_to_overwrite() {
     fs::write(dir.join("config.json"), "keep me").unwrap();
     let o = env.rt_raw_in(&dir, &["spec"]);
     assert_eq!(o.code, 1, "{o}");
-    assert!(o.stderr.contains("File config.json exists. Remove it first"), "{o}");
-    assert_eq!(fs::read_to_string(dir.join("config.json")).unwrap(), "keep me");
+    assert!(
+        o.stderr
+            .contains("File config.json exists. Remove it first"),
+        "{o}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("config.json")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
@@ -107,7 +133,10 @@ fn version_output() {
         let o = env.rt_raw(&[flag]);
         o.assert_ok();
         let first = o.stdout.lines().next().unwrap_or("");
-        assert!(first.starts_with(&runtime_name()), "first line {first:?} ({o})");
+        assert!(
+            first.starts_with(&runtime_name()),
+            "first line {first:?} ({o})"
+        );
         assert!(first.contains("version"), "{o}");
         assert!(o.stdout.lines().any(|l| l.starts_with("spec")), "{o}");
     }
@@ -130,10 +159,17 @@ fn log_json_on_error() {
     let msg = entry["msg"].as_str().unwrap_or("");
     assert!(!msg.is_empty(), "{entry}");
     assert!(contains_ci(msg, "not exist"), "{entry}");
-    assert!(entry["time"].as_str().map(|t| t.contains('T')).unwrap_or(false), "{entry}");
+    assert!(
+        entry["time"]
+            .as_str()
+            .map(|t| t.contains('T'))
+            .unwrap_or(false),
+        "{entry}"
+    );
     // every line of the log is JSON
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("non-JSON log line {line:?}: {e}"));
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("non-JSON log line {line:?}: {e}"));
     }
     if is_vzrun() {
         // runc 1.1 logs just "container does not exist".
@@ -178,9 +214,15 @@ fn root_isolation() {
     let o = env.rt_raw(&["--root", &other, "list", "--format", "json"]);
     o.assert_ok();
     let v: Value = serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {o}"));
-    assert!(v.is_null() || v.as_array().map(|a| a.is_empty()).unwrap_or(false), "{o}");
+    assert!(
+        v.is_null() || v.as_array().map(|a| a.is_empty()).unwrap_or(false),
+        "{o}"
+    );
     if is_vzrun() {
-        assert!(v.is_null(), "runc-compatible: `null` for an empty list: {o}");
+        assert!(
+            v.is_null(),
+            "runc-compatible: `null` for an empty list: {o}"
+        );
     }
     // And the original root still lists our container.
     let o = env.rt(&["list", "-q"]);
@@ -192,7 +234,9 @@ fn help_lists_commands() {
     let env = TestEnv::new("cli_help");
     let o = env.rt_raw(&["--help"]);
     o.assert_ok();
-    for cmd in ["create", "start", "run", "kill", "delete", "state", "list", "spec"] {
+    for cmd in [
+        "create", "start", "run", "kill", "delete", "state", "list", "spec",
+    ] {
         assert!(
             o.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
             "--help lacks {cmd}: {o}"

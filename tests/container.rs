@@ -13,7 +13,10 @@ fn run_sh(env: &TestEnv, script: &str, f: impl FnOnce(&mut Bundle)) -> String {
     b.set_sh(script);
     f(&mut b);
     let (code, out, err) = env.run_fg(&id, &b);
-    assert_eq!(code, 0, "container script failed\nscript: {script}\nstdout: {out}\nstderr: {err}");
+    assert_eq!(
+        code, 0,
+        "container script failed\nscript: {script}\nstdout: {out}\nstderr: {err}"
+    );
     out
 }
 
@@ -27,7 +30,9 @@ fn pid_namespace_init_is_pid1() {
 #[test]
 fn hostname_from_config() {
     let env = TestEnv::new("hostname");
-    let out = run_sh(&env, "hostname", |b| b.config_mut()["hostname"] = json!("vz-host-1"));
+    let out = run_sh(&env, "hostname", |b| {
+        b.config_mut()["hostname"] = json!("vz-host-1")
+    });
     assert_eq!(out.trim(), "vz-host-1");
 }
 
@@ -41,7 +46,11 @@ fn domainname_from_config() {
         assert_eq!(out.trim(), "vz.example");
     } else {
         // runc 1.1.x ignores `domainname` (support arrived in runc 1.2).
-        eprintln!("NOTE: {} left domainname as {:?}", runtime_name(), out.trim());
+        eprintln!(
+            "NOTE: {} left domainname as {:?}",
+            runtime_name(),
+            out.trim()
+        );
     }
 }
 
@@ -74,7 +83,10 @@ fn readwrite_bind_mount_creates_destination() {
         b.bind(&host, "/srv/rw", false)
     });
     assert!(out.contains("done"), "{out}");
-    assert_eq!(fs::read_to_string(host.join("f")).unwrap().trim(), "from-container");
+    assert_eq!(
+        fs::read_to_string(host.join("f")).unwrap().trim(),
+        "from-container"
+    );
 }
 
 #[test]
@@ -110,22 +122,42 @@ fn readonly_paths() {
         |_| {},
     );
     assert!(out.contains("WRITE-FAILED"), "{out}");
-    let line = out.lines().find(|l| l.contains(" /proc/sys ")).expect("/proc/sys mount");
+    let line = out
+        .lines()
+        .find(|l| l.contains(" /proc/sys "))
+        .expect("/proc/sys mount");
     let opts = line.split_whitespace().nth(3).unwrap();
     assert!(opts.split(',').any(|o| o == "ro"), "{line}");
 }
 
-fn check_caps(env: &TestEnv, bounding: &[&str], eff: &[&str], perm: &[&str], amb: &[&str], inh: &[&str]) {
-    let out = run_sh(&env, "grep ^Cap /proc/self/status", |b| {
+fn check_caps(
+    env: &TestEnv,
+    bounding: &[&str],
+    eff: &[&str],
+    perm: &[&str],
+    amb: &[&str],
+    inh: &[&str],
+) {
+    let out = run_sh(env, "grep ^Cap /proc/self/status", |b| {
         b.config_mut()["process"]["capabilities"] = json!({
             "bounding": bounding, "effective": eff, "permitted": perm,
             "ambient": amb, "inheritable": inh
         });
     });
-    for (key, list) in [("CapBnd", bounding), ("CapEff", eff), ("CapPrm", perm), ("CapAmb", amb)] {
+    for (key, list) in [
+        ("CapBnd", bounding),
+        ("CapEff", eff),
+        ("CapPrm", perm),
+        ("CapAmb", amb),
+    ] {
         let got = status_field(&out, key).unwrap_or_else(|| panic!("{key} missing: {out}"));
         let got = u64::from_str_radix(&got, 16).unwrap();
-        assert_eq!(got, cap_mask(list), "{key}: got {got:#x}, want {:#x} ({list:?})\n{out}", cap_mask(list));
+        assert_eq!(
+            got,
+            cap_mask(list),
+            "{key}: got {got:#x}, want {:#x} ({list:?})\n{out}",
+            cap_mask(list)
+        );
     }
 }
 
@@ -151,7 +183,13 @@ fn capabilities_from_default_config() {
     // allows ambient caps that are also inheritable, so CapAmb is 0 then.
     let env = TestEnv::new("caps_noinh");
     let out = run_sh(&env, "grep ^Cap /proc/self/status", |_| {});
-    for (key, want) in [("CapEff", 0x20000420), ("CapPrm", 0x20000420), ("CapBnd", 0x20000420), ("CapAmb", 0), ("CapInh", 0)] {
+    for (key, want) in [
+        ("CapEff", 0x20000420),
+        ("CapPrm", 0x20000420),
+        ("CapBnd", 0x20000420),
+        ("CapAmb", 0),
+        ("CapInh", 0),
+    ] {
         let v = u64::from_str_radix(&status_field(&out, key).unwrap(), 16).unwrap();
         assert_eq!(v, want, "{key}\n{out}");
     }
@@ -160,12 +198,22 @@ fn capabilities_from_default_config() {
 #[test]
 fn user_and_additional_groups() {
     let env = TestEnv::new("user_groups");
-    let out = run_sh(&env, "id; echo uid=$(id -u) gid=$(id -g) groups=$(id -G)", |b| {
-        b.config_mut()["process"]["user"] = json!({ "uid": 1000, "gid": 1000, "additionalGids": [10] });
-    });
+    let out = run_sh(
+        &env,
+        "id; echo uid=$(id -u) gid=$(id -g) groups=$(id -G)",
+        |b| {
+            b.config_mut()["process"]["user"] =
+                json!({ "uid": 1000, "gid": 1000, "additionalGids": [10] });
+        },
+    );
     let last = out.lines().last().unwrap();
     assert!(last.starts_with("uid=1000 gid=1000 "), "{out}");
-    let groups: Vec<&str> = last.split("groups=").nth(1).unwrap().split_whitespace().collect();
+    let groups: Vec<&str> = last
+        .split("groups=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
     assert!(groups.contains(&"10"), "{out}");
     assert!(!groups.contains(&"0"), "root group must not leak: {out}");
 }
@@ -187,15 +235,24 @@ fn cwd_and_env() {
     let env = TestEnv::new("cwd_env");
     let out = run_sh(&env, "pwd; echo FOO=$FOO", |b| {
         b.config_mut()["process"]["cwd"] = json!("/tmp");
-        b.config_mut()["process"]["env"].as_array_mut().unwrap().push(json!("FOO=bar"));
+        b.config_mut()["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("FOO=bar"));
     });
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["/tmp", "FOO=bar"], "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["/tmp", "FOO=bar"],
+        "{out}"
+    );
 }
 
 #[test]
 fn cwd_is_created_if_missing() {
     let env = TestEnv::new("cwd_missing");
-    let out = run_sh(&env, "pwd", |b| b.config_mut()["process"]["cwd"] = json!("/work/dir"));
+    let out = run_sh(&env, "pwd", |b| {
+        b.config_mut()["process"]["cwd"] = json!("/work/dir")
+    });
     assert_eq!(out.trim(), "/work/dir");
 }
 
@@ -232,7 +289,10 @@ fn dev_contents() {
         |_| {},
     );
     for d in ["null", "zero", "full", "random", "urandom", "tty"] {
-        assert!(out.contains(&format!("char:{d}\n")), "/dev/{d} missing:\n{out}");
+        assert!(
+            out.contains(&format!("char:{d}\n")),
+            "/dev/{d} missing:\n{out}"
+        );
     }
     for (l, target) in [
         ("fd", "/proc/self/fd"),
@@ -241,7 +301,10 @@ fn dev_contents() {
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        assert!(out.contains(&format!("link:{l}={target}\n")), "/dev/{l} -> {target} missing:\n{out}");
+        assert!(
+            out.contains(&format!("link:{l}={target}\n")),
+            "/dev/{l} -> {target} missing:\n{out}"
+        );
     }
     let fstype = |mp: &str| {
         out.lines()
@@ -273,7 +336,9 @@ fn linux_devices() {
             b.config_mut()["linux"]["resources"]["devices"]
                 .as_array_mut()
                 .unwrap()
-                .push(json!({ "allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm" }));
+                .push(
+                    json!({ "allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm" }),
+                );
         },
     );
     let first = out.lines().next().unwrap_or("");
@@ -292,14 +357,18 @@ fn device_cgroup_denies_unlisted_device() {
         "path": "/dev/mydev2", "type": "c", "major": 10, "minor": 229,
         "fileMode": 438, "uid": 0, "gid": 0
     }]);
-    let out = run_sh(&env, script, |b| b.config_mut()["linux"]["devices"] = dev.clone());
+    let out = run_sh(&env, script, |b| {
+        b.config_mut()["linux"]["devices"] = dev.clone()
+    });
     assert!(out.contains("OPEN-DENIED"), "{out}");
     let out = run_sh(&env, script, |b| {
         b.config_mut()["linux"]["devices"] = dev.clone();
         b.config_mut()["linux"]["resources"]["devices"]
             .as_array_mut()
             .unwrap()
-            .push(json!({ "allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm" }));
+            .push(
+                json!({ "allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm" }),
+            );
     });
     assert!(out.contains("OPEN-OK"), "{out}");
 }
@@ -307,13 +376,22 @@ fn device_cgroup_denies_unlisted_device() {
 #[test]
 fn user_namespace_mappings() {
     let env = TestEnv::new("userns");
-    let out = run_sh(&env, "cat /proc/self/uid_map /proc/self/gid_map; id -u", |b| {
-        b.add_namespace("user");
-        let c = b.config_mut();
-        c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    });
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let out = run_sh(
+        &env,
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+        |b| {
+            b.add_namespace("user");
+            let c = b.config_mut();
+            c["linux"]["uidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+            c["linux"]["gidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        },
+    );
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines[0], ["0", "100000", "65536"], "{out}");
     assert_eq!(lines[1], ["0", "100000", "65536"], "{out}");
     assert_eq!(lines[2], ["0"], "{out}");
@@ -339,12 +417,14 @@ fn time_namespace_offsets() {
     let mut b = env.bundle(&id);
     b.set_sh("cat /proc/uptime");
     b.add_namespace("time");
-    b.config_mut()["linux"]["timeOffsets"] =
-        json!({ "monotonic": { "secs": 86400 * 365, "nanosecs": 0 }, "boottime": { "secs": 86400 * 365, "nanosecs": 0 } });
+    b.config_mut()["linux"]["timeOffsets"] = json!({ "monotonic": { "secs": 86400 * 365, "nanosecs": 0 }, "boottime": { "secs": 86400 * 365, "nanosecs": 0 } });
     let (code, out, err) = env.run_fg(&id, &b);
     if !is_vzrun() && code != 0 {
         // runc 1.1.x predates time-namespace support and rejects the config.
-        eprintln!("NOTE: {} does not support time namespaces: {err}", runtime_name());
+        eprintln!(
+            "NOTE: {} does not support time namespaces: {err}",
+            runtime_name()
+        );
         assert!(env.try_state(&id).is_none());
         return;
     }
@@ -357,11 +437,19 @@ fn time_namespace_offsets() {
 fn no_new_privileges() {
     let env = TestEnv::new("nnp");
     let out = run_sh(&env, "grep NoNewPrivs /proc/self/status", |_| {});
-    assert_eq!(status_field(&out, "NoNewPrivs").as_deref(), Some("1"), "{out}");
+    assert_eq!(
+        status_field(&out, "NoNewPrivs").as_deref(),
+        Some("1"),
+        "{out}"
+    );
     let out = run_sh(&env, "grep NoNewPrivs /proc/self/status", |b| {
         b.config_mut()["process"]["noNewPrivileges"] = json!(false)
     });
-    assert_eq!(status_field(&out, "NoNewPrivs").as_deref(), Some("0"), "{out}");
+    assert_eq!(
+        status_field(&out, "NoNewPrivs").as_deref(),
+        Some("0"),
+        "{out}"
+    );
 }
 
 #[test]

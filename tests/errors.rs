@@ -13,12 +13,24 @@ fn create_fails(env: &TestEnv, id: &str, f: impl FnOnce(&mut Bundle)) -> Out {
     b.set_args(&["sleep", "1000"]);
     f(&mut b);
     let o = env.create_out(id, &b, &[]);
-    eprintln!("[{}] {:?} -> exit {}: {}", runtime_name(), id, o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] {:?} -> exit {}: {}",
+        runtime_name(),
+        id,
+        o.code,
+        o.stderr.trim()
+    );
     assert_eq!(o.code, 1, "{o}");
-    assert!(env.try_state(id).is_none(), "container exists after failed create: {o}");
+    assert!(
+        env.try_state(id).is_none(),
+        "container exists after failed create: {o}"
+    );
     env.assert_no_leftovers(id);
     let l = env.rt(&["list", "-q"]);
-    assert!(!l.stdout.lines().any(|x| x == id), "listed after failed create: {l}");
+    assert!(
+        !l.stdout.lines().any(|x| x == id),
+        "listed after failed create: {l}"
+    );
     o
 }
 
@@ -40,7 +52,10 @@ fn missing_executable() {
     vzrun_stderr_has(&o, &[&id, "/bin/nope", "no such file or directory"]);
     // runc-compatible part of the message (runc says: exec: "/bin/nope":
     // stat /bin/nope: no such file or directory)
-    assert!(contains_ci(&o.stderr, "/bin/nope") && contains_ci(&o.stderr, "no such file or directory"), "{o}");
+    assert!(
+        contains_ci(&o.stderr, "/bin/nope") && contains_ci(&o.stderr, "no such file or directory"),
+        "{o}"
+    );
 }
 
 #[test]
@@ -61,7 +76,12 @@ fn run_missing_executable() {
     let mut b = env.bundle(&id);
     b.set_args(&["/bin/nope"]);
     let o = env.run_out(&id, &b, &[]);
-    eprintln!("[{}] run -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] run -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     assert_ne!(o.code, 0, "{o}");
     assert!(env.try_state(&id).is_none());
     env.assert_no_leftovers(&id);
@@ -75,7 +95,12 @@ fn malformed_config() {
     env.track_id(&id);
     b.write_raw("{");
     let o = env.rt(&["create", "--bundle", &b.path(), &id]);
-    eprintln!("[{}] malformed -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] malformed -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     assert_eq!(o.code, 1, "{o}");
     env.assert_no_leftovers(&id);
     vzrun_stderr_has(&o, &["config.json", &id]);
@@ -87,7 +112,12 @@ fn missing_config() {
     let id = env.new_id();
     let b = env.bundle(&id);
     let o = env.rt(&["create", "--bundle", &b.path(), &id]);
-    eprintln!("[{}] no config -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] no config -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     assert_eq!(o.code, 1, "{o}");
     env.assert_no_leftovers(&id);
     // runc: "JSON specification file config.json not found"
@@ -153,7 +183,13 @@ fn invalid_container_ids() {
         // `--` so that "-x" is an operand, not an option.
         let bd = b.path();
         let o = env.rt(&["create", "--bundle", &bd, "--", bad]);
-        eprintln!("[{}] id {:?} -> exit {}: {}", runtime_name(), bad, o.code, o.stderr.trim());
+        eprintln!(
+            "[{}] id {:?} -> exit {}: {}",
+            runtime_name(),
+            bad,
+            o.code,
+            o.stderr.trim()
+        );
         assert_eq!(o.code, 1, "id {bad:?} accepted: {o}");
         env.assert_no_leftovers(&safe);
         if !bad.is_empty() {
@@ -177,7 +213,12 @@ fn unsupported_oci_version() {
     b.set_args(&["sleep", "1000"]);
     b.config_mut()["ociVersion"] = json!("2.0.0");
     let o = env.create_out(&id, &b, &[]);
-    eprintln!("[{}] ociVersion 2.0.0 -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] ociVersion 2.0.0 -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     if is_vzrun() {
         assert_eq!(o.code, 1, "{o}");
         vzrun_stderr_has(&o, &["ociVersion"]);
@@ -205,7 +246,12 @@ fn missing_bundle_dir() {
     let id = env.new_id();
     let nb = env.tmp.join("does-not-exist").display().to_string();
     let o = env.rt(&["create", "--bundle", &nb, &id]);
-    eprintln!("[{}] missing bundle -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] missing bundle -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     assert_eq!(o.code, 1, "{o}");
     env.assert_no_leftovers(&id);
 }
@@ -226,11 +272,21 @@ fn cwd_is_a_file_fails_cleanly() {
 fn unknown_command_and_missing_id() {
     let env = TestEnv::new("err_cli");
     let o = env.rt(&["frobnicate"]);
-    eprintln!("[{}] unknown command -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "[{}] unknown command -> exit {}: {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     assert_ne!(o.code, 0);
     for cmd in ["start", "state", "delete", "kill", "create"] {
         let o = env.rt(&[cmd]);
-        eprintln!("[{}] {cmd} w/o id -> exit {}: {}", runtime_name(), o.code, o.stderr.trim());
+        eprintln!(
+            "[{}] {cmd} w/o id -> exit {}: {}",
+            runtime_name(),
+            o.code,
+            o.stderr.trim()
+        );
         assert_eq!(o.code, 1, "{o}");
     }
 }

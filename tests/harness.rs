@@ -21,7 +21,13 @@ fn cleanup_after_panic() {
         let src = CString::new("tmpfs").unwrap();
         let target = CString::new(mp.display().to_string()).unwrap();
         let rc = unsafe {
-            libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null())
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                src.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
         };
         assert_eq!(rc, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
         seen = Some((env.tmp.clone(), id.clone(), pid));
@@ -44,10 +50,14 @@ fn ids_are_unique_and_valid() {
     for id in [&x, &y] {
         assert!(id.chars().next().unwrap().is_ascii_alphanumeric(), "{id}");
         assert!(
-            id.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c)),
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c)),
             "{id}"
         );
     }
     assert_ne!(a.tmp, b.tmp);
-    assert_eq!(cap_mask(&["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]), 0x20000420);
+    assert_eq!(
+        cap_mask(&["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]),
+        0x20000420
+    );
 }

@@ -23,7 +23,8 @@ fn add_hook(b: &mut Bundle, kind: &str, hook: Value) {
 }
 
 fn parse_state(p: &Path) -> Value {
-    let s = fs::read_to_string(p).unwrap_or_else(|e| panic!("hook output {} missing: {e}", p.display()));
+    let s = fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("hook output {} missing: {e}", p.display()));
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("hook stdin is not JSON ({e}): {s:?}"))
 }
 
@@ -70,7 +71,10 @@ fn check_hook(kind: &str, in_container: bool) {
         // runc runs these hooks from its init process inside the container
         // and reports getpid() there, i.e. the pid as seen in the
         // container's pid namespace (1); the host pid is also acceptable.
-        assert!(hpid == pid || hpid == 1, "{kind}: pid {hpid} (host pid {pid}): {st}");
+        assert!(
+            hpid == pid || hpid == 1,
+            "{kind}: pid {hpid} (host pid {pid}): {st}"
+        );
     } else {
         assert_eq!(hpid, pid, "{kind}: {st}");
     }
@@ -115,11 +119,15 @@ fn hook_order_and_args_and_env() {
     let log = env.tmp.join("order.log");
     let l = log.display().to_string();
     for kind in ["createRuntime", "prestart", "poststart", "poststop"] {
-        add_hook(&mut b, kind, json!({
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo {kind} $0 $HOOKVAR >> {l}"), "arg-zero"],
-            "env": ["HOOKVAR=hello-hook", "PATH=/usr/bin:/bin"]
-        }));
+        add_hook(
+            &mut b,
+            kind,
+            json!({
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!("echo {kind} $0 $HOOKVAR >> {l}"), "arg-zero"],
+                "env": ["HOOKVAR=hello-hook", "PATH=/usr/bin:/bin"]
+            }),
+        );
     }
     let (code, _, err) = env.run_fg(&id, &b);
     assert_eq!(code, 0, "{err}");
@@ -144,10 +152,20 @@ fn failing_create_hook(kind: &str, use_run: bool) {
     let mut b = env.bundle(&id);
     b.set_sh("echo container-ran > /tmp/ran; sleep 1000");
     add_hook(&mut b, kind, sh_hook("echo hook-failing >&2; exit 1"));
-    let o = if use_run { env.run_out(&id, &b, &["--detach"]) } else { env.create_out(&id, &b, &[]) };
+    let o = if use_run {
+        env.run_out(&id, &b, &["--detach"])
+    } else {
+        env.create_out(&id, &b, &[])
+    };
     assert_ne!(o.code, 0, "{o}");
-    assert!(env.try_state(&id).is_none(), "container left behind after failing {kind} hook");
-    assert!(!b.rootfs.join("tmp/ran").exists(), "container process ran despite failing {kind}");
+    assert!(
+        env.try_state(&id).is_none(),
+        "container left behind after failing {kind} hook"
+    );
+    assert!(
+        !b.rootfs.join("tmp/ran").exists(),
+        "container process ran despite failing {kind}"
+    );
     env.assert_no_leftovers(&id);
 }
 
@@ -172,16 +190,28 @@ fn hook_timeout_fails_create() {
     let id = env.new_id();
     let mut b = env.bundle(&id);
     b.set_args(&["sleep", "1000"]);
-    add_hook(&mut b, "prestart", json!({
-        "path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1
-    }));
+    add_hook(
+        &mut b,
+        "prestart",
+        json!({
+            "path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1
+        }),
+    );
     let o = env.create_out(&id, &b, &[]);
     assert_ne!(o.code, 0, "{o}");
     assert!(env.try_state(&id).is_none());
     env.assert_no_leftovers(&id);
-    eprintln!("NOTE: {} hook timeout: exit {} {}", runtime_name(), o.code, o.stderr.trim());
+    eprintln!(
+        "NOTE: {} hook timeout: exit {} {}",
+        runtime_name(),
+        o.code,
+        o.stderr.trim()
+    );
     if is_vzrun() {
-        assert!(contains_ci(&o.stderr, "timed out") || contains_ci(&o.stderr, "timeout"), "{o}");
+        assert!(
+            contains_ci(&o.stderr, "timed out") || contains_ci(&o.stderr, "timeout"),
+            "{o}"
+        );
     }
 }
 
@@ -192,14 +222,22 @@ fn poststart_runs_at_start() {
     let mut b = env.bundle(&id);
     b.set_args(&["sleep", "1000"]);
     let marker = env.tmp.join("poststart.ran");
-    add_hook(&mut b, "poststart", sh_hook(&format!("echo ran > {}", marker.display())));
+    add_hook(
+        &mut b,
+        "poststart",
+        sh_hook(&format!("echo ran > {}", marker.display())),
+    );
     env.create(&id, &b);
     if is_vzrun() {
         // runtime-spec: poststart hooks run after the user process started.
         assert!(!marker.exists(), "poststart ran at create");
     } else {
         // runc 1.1.x runs poststart hooks already during `create`.
-        eprintln!("NOTE: {} ran poststart at create: {}", runtime_name(), marker.exists());
+        eprintln!(
+            "NOTE: {} ran poststart at create: {}",
+            runtime_name(),
+            marker.exists()
+        );
     }
     env.start(&id);
     assert!(marker.exists(), "poststart did not run by the end of start");
@@ -217,13 +255,21 @@ fn failing_poststart_hook() {
         env.create(&id, &b);
         let o = env.rt(&["start", &id]);
         o.assert_ok();
-        assert!(contains_ci(&o.stderr, "poststart"), "expected a warning: {o}");
+        assert!(
+            contains_ci(&o.stderr, "poststart"),
+            "expected a warning: {o}"
+        );
         assert_eq!(env.status(&id), "running");
     } else {
         // runc 1.1.x deviates: poststart runs during `create`, whose failure
         // kills the container and leaves nothing behind.
         let o = env.create_out(&id, &b, &[]);
-        eprintln!("NOTE: {} create with failing poststart: exit {} {}", runtime_name(), o.code, o.stderr);
+        eprintln!(
+            "NOTE: {} create with failing poststart: exit {} {}",
+            runtime_name(),
+            o.code,
+            o.stderr
+        );
         o.assert_fail();
         assert!(env.try_state(&id).is_none());
         env.assert_no_leftovers(&id);
@@ -242,7 +288,12 @@ fn failing_poststart_hook_with_run() {
         // The container still runs to completion and its code is reported.
         assert_eq!(o.code, 3, "{o}");
     } else {
-        eprintln!("NOTE: {} run with failing poststart: exit {} {}", runtime_name(), o.code, o.stderr);
+        eprintln!(
+            "NOTE: {} run with failing poststart: exit {} {}",
+            runtime_name(),
+            o.code,
+            o.stderr
+        );
         o.assert_fail();
     }
     assert!(env.try_state(&id).is_none());
@@ -258,7 +309,10 @@ fn failing_poststop_hook_only_warns() {
     add_hook(&mut b, "poststop", sh_hook("exit 1"));
     env.run_out(&id, &b, &["--keep"]).assert_ok();
     let o = env.rt(&["delete", &id]);
-    eprintln!("NOTE: delete with failing poststop: exit {} {}", o.code, o.stderr);
+    eprintln!(
+        "NOTE: delete with failing poststop: exit {} {}",
+        o.code, o.stderr
+    );
     o.assert_ok();
     assert!(env.try_state(&id).is_none());
     env.assert_no_leftovers(&id);
@@ -271,7 +325,11 @@ fn poststop_runs_at_delete_not_before() {
     let mut b = env.bundle(&id);
     b.set_sh("exit 0");
     let marker = env.tmp.join("poststop.ran");
-    add_hook(&mut b, "poststop", sh_hook(&format!("echo ran > {}", marker.display())));
+    add_hook(
+        &mut b,
+        "poststop",
+        sh_hook(&format!("echo ran > {}", marker.display())),
+    );
     let c = env.create(&id, &b);
     env.start(&id);
     env.wait_status(&id, "stopped", secs(10));

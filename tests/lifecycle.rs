@@ -14,7 +14,10 @@ fn run_exit_zero() {
     assert_eq!(code, 0, "stderr: {err}");
     assert!(out.contains("hello-from-container"), "stdout: {out:?}");
     // run without --keep deletes the container afterwards.
-    assert!(env.try_state(&id).is_none(), "container still exists after run");
+    assert!(
+        env.try_state(&id).is_none(),
+        "container still exists after run"
+    );
     env.assert_no_leftovers(&id);
 }
 
@@ -68,7 +71,10 @@ fn create_state_fields() {
     assert!(pid_alive(pid as i32), "init pid {pid} not alive");
     assert_eq!(st["bundle"].as_str(), Some(b.path().as_str()), "{st}");
     assert!(
-        st["ociVersion"].as_str().map(|s| !s.is_empty()).unwrap_or(false),
+        st["ociVersion"]
+            .as_str()
+            .map(|s| !s.is_empty())
+            .unwrap_or(false),
         "ociVersion missing: {st}"
     );
     let created = st["created"].as_str().expect("created timestamp");
@@ -77,9 +83,13 @@ fn create_state_fields() {
         created.len() >= 20 && created.as_bytes()[4] == b'-' && created.contains('T'),
         "created not RFC3339: {created}"
     );
-    assert_eq!(st["rootfs"].as_str(), Some(b.rootfs.display().to_string().as_str()), "{st}");
+    assert_eq!(
+        st["rootfs"].as_str(),
+        Some(b.rootfs.display().to_string().as_str()),
+        "{st}"
+    );
     // Not started: the command has not run yet.
-    assert!(!fs::read_to_string(b.rootfs.join("tmp/started")).is_ok());
+    assert!(fs::read_to_string(b.rootfs.join("tmp/started")).is_err());
 }
 
 #[test]
@@ -106,7 +116,11 @@ fn start_kill_delete() {
     env.rt(&["delete", &id]).assert_ok();
     let o = env.rt(&["state", &id]);
     o.assert_fail();
-    assert!(contains_ci(&o.stderr, "not exist"), "state stderr: {}", o.stderr);
+    assert!(
+        contains_ci(&o.stderr, "not exist"),
+        "state stderr: {}",
+        o.stderr
+    );
     env.assert_no_leftovers(&id);
 }
 
@@ -131,13 +145,19 @@ fn kill_default_is_sigterm() {
     let env = TestEnv::new("kill_default");
     let id = env.new_id();
     let mut b = env.bundle(&id);
-    b.set_sh("trap 'echo got-term; exit 3' TERM; echo 1 > /tmp/ready; while true; do sleep 0.1; done");
+    b.set_sh(
+        "trap 'echo got-term; exit 3' TERM; echo 1 > /tmp/ready; while true; do sleep 0.1; done",
+    );
     let c = env.create(&id, &b);
     env.start(&id);
     env.wait_file(&b.rootfs.join("tmp/ready"), secs(10));
     env.rt(&["kill", &id]).assert_ok();
     env.wait_status(&id, "stopped", secs(10));
-    assert!(c.stdout_now().contains("got-term"), "stdout: {:?}", c.stdout_now());
+    assert!(
+        c.stdout_now().contains("got-term"),
+        "stdout: {:?}",
+        c.stdout_now()
+    );
 }
 
 #[test]
@@ -172,7 +192,11 @@ fn create_pid_file() {
     let pf = pidfile.display().to_string();
     env.create_out(&id, &b, &["--pid-file", &pf]).assert_ok();
     let st = env.state(&id);
-    let pid_in_file: i64 = fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid_in_file: i64 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(Some(pid_in_file), st["pid"].as_i64());
 }
 
@@ -188,8 +212,14 @@ fn list_formats() {
     o.assert_ok();
     let mut lines = o.stdout.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{o}");
-    let row = lines.find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("id not listed: {o}"));
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{o}"
+    );
+    let row = lines
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("id not listed: {o}"));
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cols[0], id);
     assert_eq!(cols[2], "created", "{row}");
@@ -200,14 +230,21 @@ fn list_formats() {
     o.assert_ok();
     let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
     let arr = v.as_array().expect("JSON array");
-    let e = arr.iter().find(|e| e["id"] == id.as_str()).expect("id in json list");
+    let e = arr
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .expect("id in json list");
     assert_eq!(e["status"], "created");
     assert_eq!(e["bundle"].as_str(), Some(b.path().as_str()));
     assert!(e["pid"].as_i64().unwrap_or(0) > 0, "{e}");
 
     let o = env.rt(&["list", "-q"]);
     o.assert_ok();
-    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), vec![id.as_str()], "{o}");
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        vec![id.as_str()],
+        "{o}"
+    );
 }
 
 #[test]
@@ -347,7 +384,15 @@ fn created_container_output_goes_to_create_stdio() {
     let c = env.create(&id, &b);
     env.start(&id);
     env.wait_status(&id, "stopped", secs(10));
-    assert!(c.stdout_now().contains("out-line"), "stdout: {:?}", c.stdout_now());
-    assert!(c.stderr_now().contains("err-line"), "stderr: {:?}", c.stderr_now());
+    assert!(
+        c.stdout_now().contains("out-line"),
+        "stdout: {:?}",
+        c.stdout_now()
+    );
+    assert!(
+        c.stderr_now().contains("err-line"),
+        "stderr: {:?}",
+        c.stderr_now()
+    );
     assert!(!c.stdout_now().contains("err-line"));
 }

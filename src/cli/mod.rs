@@ -104,10 +104,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         <Cli as clap::CommandFactory>::command().print_help()?;
         return Ok(0);
     };
-    if let Some(r) = &g.rootless {
-        if !matches!(r.as_str(), "true" | "false" | "auto") {
-            anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)");
-        }
+    if let Some(r) = &g.rootless
+        && !matches!(r.as_str(), "true" | "false" | "auto")
+    {
+        anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)");
     }
     match cmd {
         Command::Create(a) => create::run(g, a),

@@ -115,10 +115,10 @@ fn rootless(mut s: Value) -> Value {
             *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
                         "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
         }
-        if m["destination"] == "/dev/pts" {
-            if let Some(opts) = m["options"].as_array_mut() {
-                opts.retain(|o| o != "gid=5");
-            }
+        if m["destination"] == "/dev/pts"
+            && let Some(opts) = m["options"].as_array_mut()
+        {
+            opts.retain(|o| o != "gid=5");
         }
     }
     s

@@ -46,7 +46,6 @@ pub enum Mode {
 pub struct Created {
     pub dir: StateDir,
     pub state: State,
-    pub plan: Plan,
     /// The sync channel to the init; `run` sends Start over it.
     pub chan: Channel,
 }
@@ -82,12 +81,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     };
     let mut started = Vec::new();
     match launch(o, mode, &plan, &dir, &cgroup, console, &mut started) {
-        Ok((state, chan)) => Ok(Created {
-            dir,
-            state,
-            plan,
-            chan,
-        }),
+        Ok((state, chan)) => Ok(Created { dir, state, chan }),
         Err(e) => {
             for pid in started.iter().rev() {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
@@ -225,6 +219,7 @@ fn launch(
         config: plan.spec.clone(),
     };
     dir.save(&state)?;
+    crate::logging::debug(format!("container {}: created, init pid {init_pid}", o.id));
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
     }

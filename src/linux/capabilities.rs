@@ -111,9 +111,7 @@ impl CapSets {
             };
             if rc != 0 {
                 return Err(SetupError::new(Step::Capabilities, "")
-                    .detail(format!(
-                        "raise ambient capability {cap}"
-                    ))
+                    .detail(format!("raise ambient capability {cap}"))
                     .errno(Errno::last()));
             }
         }

@@ -22,10 +22,10 @@ pub fn run_all(kind: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
 
 fn run(hook: &Hook, state: &[u8]) -> Result<()> {
     let mut cmd = Command::new(hook.path());
-    if let Some(args) = hook.args() {
-        if let Some((arg0, rest)) = args.split_first() {
-            cmd.arg0(arg0).args(rest);
-        }
+    if let Some(args) = hook.args()
+        && let Some((arg0, rest)) = args.split_first()
+    {
+        cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
     for kv in hook.env().iter().flatten() {

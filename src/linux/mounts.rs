@@ -142,8 +142,6 @@ pub struct MountContext<'a> {
     pub root: BorrowedFd<'a>,
     pub cgroup_path: &'a Path,
     pub new_cgroup_ns: bool,
-    /// In a user namespace mknod is refused and some flags are locked.
-    pub userns: bool,
 }
 
 /// Performs one mount inside the rootfs.

@@ -141,7 +141,6 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
             root: root.as_fd(),
             cgroup_path: &plan.cgroup_path,
             new_cgroup_ns: ns.has(CloneFlags::CLONE_NEWCGROUP),
-            userns,
         };
         for m in &plan.mounts {
             mounts::mount_one(m, &mctx)?;
@@ -346,10 +345,9 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().clone())
+        && let Err(e) = hooks::run_all("startContainer", &h, state.as_bytes())
     {
-        if let Err(e) = hooks::run_all("startContainer", &h, state.as_bytes()) {
-            return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
-        }
+        return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
     }
     if launch.no_new_privs {
         // SAFETY: prctl with integer arguments only.

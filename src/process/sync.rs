@@ -129,10 +129,6 @@ impl Channel {
             .context("decode message from the container's init")?;
         Ok(Some(msg))
     }
-
-    pub fn into_fd(self) -> OwnedFd {
-        self.0
-    }
 }
 
 /// The listening socket a created container's init waits on for `start`.

@@ -31,10 +31,10 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Path of the runtime binary under test, if one is configured.
 pub fn try_runtime() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VZRUN_TEST_RUNTIME") {
-        if !p.is_empty() {
-            return Some(PathBuf::from(p));
-        }
+    if let Some(p) = std::env::var_os("VZRUN_TEST_RUNTIME")
+        && !p.is_empty()
+    {
+        return Some(PathBuf::from(p));
     }
     option_env!("CARGO_BIN_EXE_vzrun").map(PathBuf::from)
 }
@@ -55,9 +55,10 @@ pub fn runtime() -> PathBuf {
 /// error texts and spec-conformance where runc deviates are gated on this).
 pub fn is_vzrun() -> bool {
     match std::env::var_os("VZRUN_TEST_RUNTIME") {
-        Some(p) if !p.is_empty() => {
-            Path::new(&p).file_name().map(|n| n == "vzrun").unwrap_or(false)
-        }
+        Some(p) if !p.is_empty() => Path::new(&p)
+            .file_name()
+            .map(|n| n == "vzrun")
+            .unwrap_or(false),
         _ => true,
     }
 }
@@ -171,9 +172,7 @@ pub fn try_run_cmd(
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             res => {
                 // timed out (or wait failed): kill the runtime by its pid
                 let _ = child.kill();
@@ -224,7 +223,13 @@ pub struct TestEnv {
 fn sanitize(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         s.insert(0, 't');
@@ -272,10 +277,10 @@ impl TestEnv {
 
     /// Record a host pid that must not outlive the test.
     pub fn track_pid(&self, pid: i32) {
-        if pid > 0 {
-            if let Some(st) = proc_starttime(pid) {
-                self.pids.lock().unwrap().push((pid, st));
-            }
+        if pid > 0
+            && let Some(st) = proc_starttime(pid)
+        {
+            self.pids.lock().unwrap().push((pid, st));
         }
     }
 
@@ -306,7 +311,13 @@ impl TestEnv {
     /// Run the runtime with exactly these arguments in working directory `cwd`.
     pub fn rt_raw_in(&self, cwd: &Path, args: &[&str]) -> Out {
         let full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        run_cmd_cwd(&runtime(), &full, &self.tmp.join("out"), Some(cwd), RT_TIMEOUT)
+        run_cmd_cwd(
+            &runtime(),
+            &full,
+            &self.tmp.join("out"),
+            Some(cwd),
+            RT_TIMEOUT,
+        )
     }
 
     /// Build a bundle (busybox rootfs + default config) for container `id`.
@@ -316,7 +327,11 @@ impl TestEnv {
         fs::create_dir_all(&dir).unwrap();
         let rootfs = dir.join("rootfs");
         make_rootfs(&rootfs);
-        Bundle { dir, rootfs, config: default_config(id) }
+        Bundle {
+            dir,
+            rootfs,
+            config: default_config(id),
+        }
     }
 
     /// `run --bundle B ID` in the foreground; returns (exit code, stdout, stderr).
@@ -346,10 +361,10 @@ impl TestEnv {
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--bundle", &bd, id]);
         let o = self.rt(&args);
-        if o.success() {
-            if let Some(pid) = self.try_state(id).and_then(|s| s["pid"].as_i64()) {
-                self.track_pid(pid as i32);
-            }
+        if o.success()
+            && let Some(pid) = self.try_state(id).and_then(|s| s["pid"].as_i64())
+        {
+            self.track_pid(pid as i32);
         }
         o
     }
@@ -410,10 +425,10 @@ impl TestEnv {
     pub fn wait_file(&self, p: &Path, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(s) = fs::read_to_string(p) {
-                if !s.is_empty() {
-                    return s;
-                }
+            if let Ok(s) = fs::read_to_string(p)
+                && !s.is_empty()
+            {
+                return s;
             }
             if Instant::now() >= deadline {
                 panic!("{} not written within {timeout:?}", p.display());
@@ -430,7 +445,10 @@ impl TestEnv {
         let cg = cgroup_dirs(id);
         assert!(cg.is_empty(), "cgroup dirs left behind for {id}: {cg:?}");
         let procs = processes_with_arg(id);
-        assert!(procs.is_empty(), "processes with {id} in their argv left behind: {procs:?}");
+        assert!(
+            procs.is_empty(),
+            "processes with {id} in their argv left behind: {procs:?}"
+        );
     }
 }
 
@@ -532,13 +550,19 @@ pub fn processes_with_arg(arg: &str) -> Vec<(i32, String)> {
     let mut v = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
             if pid == me || !pid_alive(pid) {
                 continue;
             }
-            let Ok(cl) = fs::read(e.path().join("cmdline")) else { continue };
-            let args: Vec<String> =
-                cl.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let Ok(cl) = fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cl
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             if args.iter().any(|a| a == arg) {
                 v.push((pid, args.join(" ")));
             }
@@ -566,7 +590,10 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -625,7 +652,11 @@ impl Bundle {
     }
     /// Add a read-write bind mount of `host` at `dest`.
     pub fn bind(&mut self, host: &Path, dest: &str, ro: bool) {
-        let opts = if ro { json!(["rbind", "ro"]) } else { json!(["rbind", "rw"]) };
+        let opts = if ro {
+            json!(["rbind", "ro"])
+        } else {
+            json!(["rbind", "rw"])
+        };
         self.push_mount(json!({
             "destination": dest, "type": "bind",
             "source": host.display().to_string(), "options": opts
@@ -667,12 +698,26 @@ fn busybox_applets() -> &'static Vec<String> {
 /// Build a minimal busybox rootfs at `rootfs`.  World-readable so that a
 /// user-namespaced root can use it too.
 pub fn make_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "home/user", "mnt"] {
+    for d in [
+        "bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "etc",
+        "root",
+        "home/user",
+        "mnt",
+    ] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
-    fs::set_permissions(rootfs.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        rootfs.join("bin/busybox"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     for a in busybox_applets() {
         let _ = symlink("busybox", rootfs.join("bin").join(a));
     }
@@ -685,7 +730,8 @@ pub fn make_rootfs(rootfs: &Path) {
     )
     .unwrap();
     let mut f = File::create(rootfs.join("etc/group")).unwrap();
-    f.write_all(b"root:x:0:\nwheel:x:10:\nuser:x:1000:\nnobody:x:65534:\n").unwrap();
+    f.write_all(b"root:x:0:\nwheel:x:10:\nuser:x:1000:\nnobody:x:65534:\n")
+        .unwrap();
 }
 
 /// runc's `runc spec` default, adjusted for tests: terminal=false,
@@ -764,15 +810,47 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
 /// Capability name -> number (Linux).
 pub fn cap_number(name: &str) -> u32 {
     const CAPS: &[&str] = &[
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-        "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
     ];
     CAPS.iter()
         .position(|c| *c == name)
@@ -786,8 +864,10 @@ pub fn cap_mask(names: &[&str]) -> u64 {
 
 /// Value of a `Key:\tvalue` line of a /proc/<pid>/status-like text.
 pub fn status_field(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{key}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 pub fn secs(n: u64) -> Duration {

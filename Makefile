@@ -1,0 +1,37 @@
+# vzrun: build, test, install, demo. Tests and the demo run real containers
+# and need root.
+
+PREFIX ?= /usr/local
+CARGO  ?= cargo
+DEMO   ?= demo/busybox
+
+.PHONY: all build test install demo deps lint clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+deps:
+	hack/install-deps.sh
+
+# The README's test command; .ci/run runs exactly this.
+test: deps
+	$(CARGO) build
+	$(CARGO) test -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+install: build
+	install -D -m 0755 target/release/vzrun $(DESTDIR)$(PREFIX)/bin/vzrun
+
+demo: deps build
+	rm -rf $(DEMO)
+	hack/mkbundle.sh $(DEMO) vzrun-demo
+	cd $(DEMO) && $(CURDIR)/target/release/vzrun --root /run/vzrun-demo run vzrun-demo
+
+clean:
+	$(CARGO) clean
+	rm -rf demo

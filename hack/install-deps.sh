@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages the demo and the tests need. Only packages
+# that are missing are installed, so a prepared machine does no apt work.
+set -eu
+
+need=""
+[ -x /usr/bin/busybox ] && /usr/bin/busybox --list >/dev/null 2>&1 && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic' || need="$need busybox-static"
+
+if [ -n "$need" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: run as root to install:$need" >&2
+        exit 1
+    fi
+    echo "install-deps: installing$need"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi

@@ -115,7 +115,13 @@ fn launch(
     // The common case creates every namespace in the clone itself; joining
     // by path or offsetting time needs setns/unshare in the child first.
     let staged = !ns.join.is_empty() || ns.new.contains(time);
-    let flags = if staged { CloneFlags::empty() } else { ns.new };
+    // A cgroup namespace is rooted at the cgroup its creator is in: the init
+    // unshares it only after it was moved into the container's cgroup.
+    let flags = if staged {
+        CloneFlags::empty()
+    } else {
+        ns.new - CloneFlags::CLONE_NEWCGROUP
+    };
     spawn::become_subreaper();
     let pid = match spawn::clone(flags).context("clone the container's init")? {
         Forked::Child => {

@@ -55,25 +55,44 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<
 }
 
 /// Creates `path` and its missing parents as directories inside `root`;
-/// returns an `O_PATH` descriptor of the directory.
+/// returns an `O_PATH` descriptor of the directory. A dangling symlink on
+/// the way is followed inside the root (its target is created there), as
+/// the kernel would resolve it once the root is `/`.
 pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> nix::Result<OwnedFd> {
+    mkdir_all_hops(root, path, mode, 0)
+}
+
+fn mkdir_all_hops(root: BorrowedFd, path: &Path, mode: u32, hops: u32) -> nix::Result<OwnedFd> {
+    const MAX_SYMLINKS: u32 = 40;
     let want = OFlag::O_PATH | OFlag::O_DIRECTORY;
     if let Ok(fd) = open_in_root(root, path, want) {
         return Ok(fd);
     }
+    if hops > MAX_SYMLINKS {
+        return Err(Errno::ELOOP);
+    }
+    let rel = relative(path);
+    let comps: Vec<&std::ffi::OsStr> = rel.iter().collect();
     let mut prefix = PathBuf::new();
     let mut parent: Option<OwnedFd> = None;
-    for comp in relative(path).components() {
-        let Component::Normal(name) = comp else {
-            continue;
-        };
+    for (i, name) in comps.iter().enumerate() {
+        let base = prefix.clone();
         prefix.push(name);
         match open_in_root(root, &prefix, want) {
             Ok(fd) => parent = Some(fd),
             Err(Errno::ENOENT) => {
                 let dir = parent.as_ref().map_or(root.as_raw_fd(), |p| p.as_raw_fd());
-                match nix::sys::stat::mkdirat(Some(dir), name, Mode::from_bits_truncate(mode)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
+                match nix::sys::stat::mkdirat(Some(dir), *name, Mode::from_bits_truncate(mode)) {
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) => {
+                        if let Ok(target) = nix::fcntl::readlinkat(Some(dir), *name) {
+                            let mut next = base.join(target);
+                            for rest in &comps[i + 1..] {
+                                next.push(rest);
+                            }
+                            return mkdir_all_hops(root, &next, mode, hops + 1);
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
                 parent = Some(open_in_root(root, &prefix, want)?);

@@ -105,8 +105,13 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
                 Forked::Child => {}
             }
         }
-    } else if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
-        map_ids(&ctx.chan)?;
+    } else {
+        if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+            map_ids(&ctx.chan)?;
+        }
+        if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+            namespaces::create(CloneFlags::CLONE_NEWCGROUP)?;
+        }
     }
     // From here on no other process may open our /proc entries (the
     // runtime's binary among them) or ptrace us.

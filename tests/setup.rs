@@ -1,0 +1,225 @@
+//! Setup paths beyond the default bundle: namespaces joined by path,
+//! `--no-pivot`, `--preserve-fds`, symlinked mount destinations, a cgroup
+//! mount inside the container, and the console socket protocol.
+mod common;
+use common::*;
+use serde_json::json;
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[test]
+fn join_namespaces_by_path() {
+    let env = TestEnv::new("join_ns");
+    let a = env.new_id();
+    let mut ba = env.bundle(&a);
+    ba.config_mut()["hostname"] = json!("first-ctr");
+    ba.set_args(&["sleep", "1000"]);
+    env.run_out(&a, &ba, &["--detach"]).assert_ok();
+    let pid = env.state(&a)["pid"].as_i64().unwrap();
+
+    let b = env.new_id();
+    let mut bb = env.bundle(&b);
+    // The uts namespace is joined: setting a hostname would change the
+    // first container's.
+    bb.config_mut().as_object_mut().unwrap().remove("hostname");
+    for ns in bb.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+    {
+        let ty = ns["type"].as_str().unwrap().to_string();
+        let file = match ty.as_str() {
+            "uts" => "uts",
+            "pid" => "pid",
+            "network" => "net",
+            _ => continue,
+        };
+        ns["path"] = json!(format!("/proc/{pid}/ns/{file}"));
+    }
+    bb.set_sh("hostname; ps -o comm | grep -c '^sleep'; echo $$");
+    let (code, out, err) = env.run_fg(&b, &bb);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"first-ctr"),
+        "joined uts namespace: {out}"
+    );
+    assert_eq!(
+        lines.get(1),
+        Some(&"1"),
+        "sees the first container's sleep: {out}"
+    );
+    assert_ne!(
+        lines.get(2),
+        Some(&"1"),
+        "not pid 1 in a joined pid namespace: {out}"
+    );
+    env.rt(&["delete", "--force", &a]).assert_ok();
+}
+
+#[test]
+fn no_pivot_runs() {
+    let env = TestEnv::new("no_pivot");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh("cat /etc/hostname 2>/dev/null; echo ok; echo $$");
+    let o = env.run_out(&id, &b, &["--no-pivot"]);
+    assert_eq!(o.code, 0, "{o}");
+    assert!(o.stdout.contains("ok\n1"), "{o}");
+}
+
+#[test]
+fn preserve_fds_passes_exactly_those() {
+    let env = TestEnv::new("preserve_fds");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh("cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    b.write();
+    env.track_id(&id);
+    let secret = env.tmp.join("secret");
+    fs::write(&secret, "passed-through\n").unwrap();
+    // fd 3 is preserved; fd 7 (also open in the caller) must not be.
+    let script = format!(
+        "exec 3<{s} 7<{s}; exec {rt} --root {root} run --preserve-fds 1 --bundle {b} {id}",
+        s = secret.display(),
+        rt = runtime().display(),
+        root = env.root.display(),
+        b = b.path(),
+    );
+    let o = run_cmd(
+        Path::new("/bin/sh"),
+        &["-c".to_string(), script],
+        &env.tmp.join("out"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 0, "{o}");
+    assert!(o.stdout.contains("passed-through"), "{o}");
+    let fds: Vec<&str> = o
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert!(fds.contains(&"3"), "fd 3 preserved: {o}");
+    assert!(!fds.contains(&"7"), "fd 7 not preserved: {o}");
+}
+
+#[test]
+fn symlinked_mount_destination_stays_in_rootfs() {
+    let env = TestEnv::new("mount_symlink");
+    let id = env.new_id();
+    let hostdir = env.mkdir("host-target");
+    let mut b = env.bundle(&id);
+    // /evil points at a host path; resolved in the rootfs it must land at
+    // <rootfs>/<that path>, and the runtime must not create anything on the
+    // host.
+    std::os::unix::fs::symlink(&hostdir, b.rootfs.join("evil")).unwrap();
+    b.push_mount(json!({"destination": "/evil/sub", "type": "tmpfs", "source": "tmpfs"}));
+    b.set_sh(&format!(
+        "grep -c ' {}/sub tmpfs ' /proc/mounts",
+        hostdir.display()
+    ));
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.trim(), "1", "mount is at the in-rootfs path: {out}");
+    assert!(!hostdir.join("sub").exists(), "nothing created on the host");
+    assert!(
+        b.rootfs
+            .join(hostdir.strip_prefix("/").unwrap())
+            .join("sub")
+            .is_dir(),
+        "created inside the rootfs"
+    );
+}
+
+#[test]
+fn cgroup_mount_shows_the_containers_cgroup() {
+    let env = TestEnv::new("cgroup_mount");
+    for cgroupns in [false, true] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.push_mount(
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        );
+        b.config_mut()["linux"]["resources"]["memory"] = json!({"limit": 48 * 1024 * 1024});
+        if cgroupns {
+            b.add_namespace("cgroup");
+        }
+        b.set_sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/x 2>/dev/null || echo ro");
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "cgroupns={cgroupns}: {out}\n{err}");
+        assert_eq!(out, "50331648\nro\n", "cgroupns={cgroupns}");
+    }
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    let env = TestEnv::new("console");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["process"]["terminal"] = json!(true);
+    b.set_sh("echo hello-tty; tty; stty size");
+    b.config_mut()["process"]["consoleSize"] = json!({"height": 33, "width": 99});
+    let sock = env.tmp.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let sock_s = sock.display().to_string();
+    env.create_out(&id, &b, &["--console-socket", &sock_s])
+        .assert_ok();
+    let (conn, _) = listener.accept().unwrap();
+    let master = recv_fd(&conn);
+    env.start(&id);
+    let mut f = fs::File::from(master);
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !got.contains("33 99") && Instant::now() < deadline {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(got.contains("hello-tty"), "{got:?}");
+    assert!(got.contains("/dev/pts/"), "stdio is the pty slave: {got:?}");
+    assert!(got.contains("33 99"), "consoleSize applied: {got:?}");
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    let env = TestEnv::new("console_missing");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["process"]["terminal"] = json!(true);
+    let o = env.create_out(&id, &b, &[]);
+    assert_eq!(o.code, 1, "{o}");
+    if is_vzrun() {
+        assert!(o.stderr.contains("console-socket"), "{o}");
+    }
+    env.assert_no_leftovers(&id);
+}
+
+fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg on console socket");
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just gave us this descriptor.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no file descriptor received on the console socket");
+}

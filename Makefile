@@ -19,6 +19,7 @@ deps:
 test: deps
 	$(CARGO) build
 	$(CARGO) test -- --test-threads=2
+	integration/compare-runc.sh target/debug/vzrun
 
 lint:
 	$(CARGO) fmt --all -- --check

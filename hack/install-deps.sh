@@ -4,6 +4,9 @@
 set -eu
 
 need=""
+# busybox-static: test and demo root filesystems; runc: the reference the
+# integration comparison runs against.
+command -v runc >/dev/null 2>&1 || need="$need runc"
 [ -x /usr/bin/busybox ] && /usr/bin/busybox --list >/dev/null 2>&1 && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic' || need="$need busybox-static"
 
 if [ -n "$need" ]; then

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs the same busybox bundle with vzrun and with runc and checks that a
+# user sees the same thing: `run` output and exit status (normal exit, exit
+# N, killed by a signal), and `state` at each step of create / start /
+# kill / delete. Runtime-agnostic: RUNTIME_A and RUNTIME_B may be any two
+# OCI runtimes with runc's command line.
+#
+# usage: integration/compare-runc.sh [VZRUN_BINARY]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+A=${RUNTIME_A:-${1:-$here/target/debug/vzrun}}
+B=${RUNTIME_B:-/usr/sbin/runc}
+for rt in "$A" "$B"; do
+    [ -x "$rt" ] || { echo "compare-runc: $rt is missing" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/vzrun-compare.XXXXXX)
+ids=()
+cleanup() {
+    for entry in "${ids[@]}"; do
+        rt=${entry%%|*}; id=${entry#*|}
+        "$rt" --root "$work/root-$(basename "$rt")" delete --force "$id" >/dev/null 2>&1 || true
+        for c in /sys/fs/cgroup/*/vzrun-compare/"$id"; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
+    done
+    for c in /sys/fs/cgroup/*/vzrun-compare; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+check() { # name expected actual
+    if [ "$2" == "$3" ]; then
+        passed=$((passed + 1)); echo "ok   $1"
+    else
+        failed=$((failed + 1)); echo "FAIL $1: $(basename "$A") gave [$2], $(basename "$B") gave [$3]"
+    fi
+}
+
+# bundle NAME ID ARGS...: a bundle whose cgroup is /vzrun-compare/ID
+bundle() {
+    local dir=$work/$1 id=$2; shift 2
+    "$here/hack/mkbundle.sh" "$dir" "$id" -- "$@" >/dev/null
+    sed -i "s|\"/vzrun/$id\"|\"/vzrun-compare/$id\"|" "$dir/config.json"
+    echo "$dir"
+}
+
+# runs RUNTIME ARGS... in the bundle dir given by $dir, with --root per runtime
+rt() { local r=$1; shift; "$r" --root "$work/root-$(basename "$r")" "$@"; }
+
+n=0
+run_case() { # name args...
+    local name=$1; shift
+    local out=()
+    for r in "$A" "$B"; do
+        n=$((n + 1)); local id="cmp-$n"; ids+=("$r|$id")
+        local dir; dir=$(bundle "b$n" "$id" "$@")
+        local code=0
+        (cd "$dir" && rt "$r" run "$id" >"$dir/stdout" 2>"$dir/stderr") || code=$?
+        out+=("$code:$(tr '\n' '|' <"$dir/stdout")")
+    done
+    check "run: $name" "${out[0]}" "${out[1]}"
+}
+
+run_case "exit 0 with output" sh -c 'echo hello; echo $$; hostname'
+run_case "exit 7" sh -c 'echo before; exit 7'
+run_case "killed by SIGTERM" sh -c 'sh -c "kill -TERM \$\$"; exit $?'
+run_case "missing executable" /bin/nope
+run_case "capabilities" sh -c 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status'
+run_case "mounts" sh -c 'grep -E " (/proc|/dev|/dev/pts|/dev/shm|/sys) " /proc/mounts | cut -d" " -f1-3'
+run_case "read-only root" sh -c 'touch /x 2>/dev/null && echo writable || echo read-only'
+
+# The lifecycle, step by step: status and whether a pid is shown.
+lifecycle() { # runtime -> "step=status ..." line
+    local r=$1
+    n=$((n + 1)); local id="cmp-$n"; ids+=("$r|$id")
+    local dir; dir=$(bundle "b$n" "$id" sleep 1000)
+    local line=""
+    st() { rt "$r" state "$id" 2>/dev/null | tr -d ' \n\t' | sed -E 's/.*"status":"([a-z]+)".*/\1/' || echo gone; }
+    (cd "$dir" && rt "$r" create "$id" >/dev/null 2>&1)
+    line+="create=$(st) "
+    rt "$r" start "$id"; line+="start=$(st) "
+    rt "$r" kill "$id" KILL
+    for _ in $(seq 50); do [ "$(st)" = stopped ] && break; sleep 0.1; done
+    line+="kill=$(st) "
+    rt "$r" delete "$id"; line+="delete=$(rt "$r" state "$id" >/dev/null 2>&1 && echo present || echo gone)"
+    echo "$line"
+}
+check "lifecycle states" "$(lifecycle "$A")" "$(lifecycle "$B")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

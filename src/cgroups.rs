@@ -73,6 +73,30 @@ impl Cgroup {
     }
 }
 
+/// Whether a cgroup already exists at `path` (in any hierarchy), and
+/// whether processes are in it. A container never takes over a cgroup with
+/// processes in it: removing the container would kill them.
+pub fn probe(path: &Path) -> (bool, bool) {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let dirs: Vec<PathBuf> = if unified() {
+        vec![Path::new(ROOT).join(rel)]
+    } else {
+        std::fs::read_dir(ROOT)
+            .map(|rd| rd.flatten().map(|e| e.path().join(rel)).collect())
+            .unwrap_or_default()
+    };
+    let mut exists = false;
+    for d in dirs {
+        if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+            exists = true;
+            if !procs.trim().is_empty() {
+                return (true, true);
+            }
+        }
+    }
+    (exists, false)
+}
+
 fn unified() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
 }

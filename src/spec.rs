@@ -124,6 +124,9 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     } else {
         bundle.join(root.path())
     };
+    // Canonical, so that it can be found among mount points.
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("root.path: {}", rootfs.display()))?;
     let meta =
         std::fs::metadata(&rootfs).with_context(|| format!("root.path: {}", rootfs.display()))?;
     if !meta.is_dir() {
@@ -158,10 +161,20 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         check_sysctl(key, &namespaces).with_context(|| format!("linux.sysctl: {key:?}"))?;
     }
 
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !namespaces.has(CloneFlags::CLONE_NEWUTS)
-    {
+    // Without a uts namespace of its own the container would rename the
+    // host (or the container whose namespace it joined).
+    let own_uts = namespaces.new.contains(CloneFlags::CLONE_NEWUTS);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("hostname: setting the hostname needs a new uts namespace");
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("domainname: setting the domainname needs a new uts namespace");
+    }
+    if !namespaces.has(CloneFlags::CLONE_NEWNS) {
+        bail!("linux.namespaces: a mount namespace is required (pivot_root would change the host)");
+    }
+    if let Some(h) = spec.hooks() {
+        check_hooks(h)?;
     }
 
     let cgroup_path = match linux.cgroups_path() {
@@ -191,6 +204,33 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         cgroup_path,
         spec,
     })
+}
+
+fn check_hooks(h: &oci_spec::runtime::Hooks) -> Result<()> {
+    let kinds = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (kind, hooks) in kinds {
+        for (i, hook) in hooks.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                bail!(
+                    "hooks.{kind}[{i}].path: {} must be absolute",
+                    hook.path().display()
+                );
+            }
+            if let Some(t) = hook.timeout()
+                && t <= 0
+            {
+                bail!("hooks.{kind}[{i}].timeout: must be positive, got {t}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every 1.x version is accepted: the spec promises compatibility within a
@@ -371,18 +411,43 @@ pub fn check_id(id: &str) -> Result<()> {
 }
 
 /// Parses a signal the way runc's `kill` does: `KILL`, `SIGKILL` or `9`.
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+/// Real-time signals are numbers (`34`) or `RTMIN+3` / `RTMAX-1` (podman
+/// stops systemd containers with SIGRTMIN+3).
+pub fn parse_signal(s: &str) -> Result<i32> {
     use nix::sys::signal::Signal;
+    let unknown = || anyhow::anyhow!("unknown signal {s:?}");
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).with_context(|| format!("unknown signal {s:?}"));
+        return if (1..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(unknown())
+        };
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let rt = |base: i32, off: &str, sign: i32| -> Result<i32> {
+        let n = if off.is_empty() {
+            0
+        } else {
+            off.parse::<i32>().map_err(|_| unknown())?
+        };
+        let sig = base + sign * n;
+        if (min..=max).contains(&sig) {
+            Ok(sig)
+        } else {
+            Err(unknown())
+        }
     };
-    Signal::from_str(&name).with_context(|| format!("unknown signal {s:?}"))
+    if let Some(off) = name.strip_prefix("RTMIN") {
+        return rt(min, off.trim_start_matches('+'), 1);
+    }
+    if let Some(off) = name.strip_prefix("RTMAX") {
+        return rt(max, off.trim_start_matches('-'), -1);
+    }
+    Signal::from_str(&format!("SIG{name}"))
+        .map(|s| s as i32)
+        .map_err(|_| unknown())
 }
 
 #[cfg(test)]
@@ -418,9 +483,14 @@ mod tests {
     #[test]
     fn signals() {
         use nix::sys::signal::Signal;
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL as i32);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM as i32);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("RTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
+        assert_eq!(parse_signal("SIGRTMAX").unwrap(), libc::SIGRTMAX());
+        assert_eq!(parse_signal("37").unwrap(), 37);
         assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("RTMIN+99").is_err());
     }
 }

@@ -59,7 +59,15 @@ pub struct State {
     pub created: String,
     pub owner: String,
     pub cgroup_path: PathBuf,
+    /// Whether this container made its cgroup: one it found in place is
+    /// neither removed nor emptied at delete.
+    #[serde(default = "yes")]
+    pub cgroup_owned: bool,
     pub config: Spec,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The JSON `vzrun state` prints: the runtime-spec's state with runc's extra
@@ -82,11 +90,21 @@ pub struct StateView<'a> {
 impl State {
     /// The status as it is now, not as last written.
     pub fn current_status(&self) -> Status {
+        if self.status == Status::Creating {
+            // Written before the init exists; a create that died leaves it
+            // behind, and `delete --force` cleans it up.
+            return Status::Creating;
+        }
         if self.pid <= 0 || !process_matches(self.pid, self.start_time) {
             return Status::Stopped;
         }
         if crate::cgroups::is_frozen(&self.cgroup_path) {
             return Status::Paused;
+        }
+        // A `start` interrupted after the init exec'd never recorded
+        // `running`: the init no longer runs the runtime's binary then.
+        if self.status == Status::Created && !runs_own_binary(self.pid) {
+            return Status::Running;
         }
         self.status
     }
@@ -135,7 +153,7 @@ impl StateDir {
         }
         let dir = File::open(&path).with_context(|| format!("open {}", path.display()))?;
         let sd = StateDir { path, dir };
-        sd.lock()?;
+        sd.flock(libc::LOCK_EX)?;
         Ok(sd)
     }
 
@@ -151,17 +169,31 @@ impl StateDir {
             Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
         };
         let sd = StateDir { path, dir };
-        sd.lock()?;
-        // The container may have been deleted while we waited for the lock.
-        if !sd.path.join(STATE_FILE).exists() && !sd.path.exists() {
+        if !sd.lock()? {
             bail!(NotExist(id.to_string()));
         }
         Ok(sd)
     }
 
-    fn lock(&self) -> Result<()> {
+    /// Takes the lock; false when the directory we hold was deleted (and
+    /// maybe made anew for another container) while we waited.
+    pub fn lock(&self) -> Result<bool> {
+        self.flock(libc::LOCK_EX)?;
+        use std::os::unix::fs::MetadataExt;
+        let held = self.dir.metadata()?;
+        Ok(std::fs::metadata(&self.path)
+            .is_ok_and(|now| now.dev() == held.dev() && now.ino() == held.ino()))
+    }
+
+    /// Lets other commands act on the container, e.g. while `run` waits in
+    /// the foreground.
+    pub fn unlock(&self) -> Result<()> {
+        self.flock(libc::LOCK_UN)
+    }
+
+    fn flock(&self, op: libc::c_int) -> Result<()> {
         // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX) };
+        let rc = unsafe { libc::flock(self.dir.as_raw_fd(), op) };
         if rc != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("lock {}", self.path.display()));
@@ -253,6 +285,21 @@ pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
     // `rest` starts at field 3 (state); start time is field 22.
     let start = fields.nth(18)?.parse().ok()?;
     Some((start, state != "Z" && state != "X"))
+}
+
+fn runs_own_binary(pid: i32) -> bool {
+    let strip = |p: PathBuf| {
+        let s = p.to_string_lossy().into_owned();
+        s.strip_suffix(" (deleted)").map(String::from).unwrap_or(s)
+    };
+    match (
+        std::fs::read_link(format!("/proc/{pid}/exe")),
+        std::fs::read_link("/proc/self/exe"),
+    ) {
+        (Ok(theirs), Ok(ours)) => strip(theirs) == strip(ours),
+        // Unreadable: trust what was recorded.
+        _ => true,
+    }
 }
 
 fn process_matches(pid: i32, start_time: u64) -> bool {

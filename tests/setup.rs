@@ -223,3 +223,49 @@ fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
     }
     panic!("no file descriptor received on the console socket");
 }
+
+#[test]
+fn container_mounts_do_not_reach_a_shared_host_mount() {
+    let env = TestEnv::new("propagation");
+    for prop in [
+        None,
+        Some("private"),
+        Some("slave"),
+        Some("rprivate"),
+        Some("unbindable"),
+    ] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        // The bundle sits on a shared mount, as containerd's do.
+        let dir = b.path();
+        let sh = |cmd: &str| {
+            let st = std::process::Command::new("/bin/sh")
+                .args(["-c", cmd])
+                .status()
+                .unwrap();
+            assert!(st.success(), "{cmd}");
+        };
+        sh(&format!(
+            "mount --bind {dir} {dir} && mount --make-shared {dir}"
+        ));
+        if let Some(p) = prop {
+            b.config_mut()["linux"]["rootfsPropagation"] = json!(p);
+        }
+        b.push_mount(json!({"destination": "/mnt/probe", "type": "tmpfs", "source": "tmpfs"}));
+        b.set_args(&["sleep", "1000"]);
+        env.run_out(&id, &b, &["--detach"]).assert_ok();
+        let rootfs = b.rootfs.display().to_string();
+        let leaked: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&rootfs))
+            .map(String::from)
+            .collect();
+        env.rt(&["delete", "--force", &id]).assert_ok();
+        sh(&format!("umount -l {dir}"));
+        assert!(
+            leaked.is_empty(),
+            "rootfsPropagation {prop:?}: host sees {leaked:#?}"
+        );
+    }
+}

@@ -72,6 +72,14 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         (false, None) => None,
     };
     let dir = StateDir::create(o.root, id)?;
+    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
+    if cgroup_busy {
+        let _ = dir.remove();
+        bail!(
+            "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
+            plan.cgroup_path.display()
+        );
+    }
     let cgroup = match Cgroup::new(&plan.cgroup_path, id) {
         Ok(c) => c,
         Err(e) => {
@@ -79,21 +87,65 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
             return Err(e.context(format!("container {id}")));
         }
     };
-    let mut started = Vec::new();
-    match launch(o, mode, &plan, &dir, &cgroup, console, &mut started) {
-        Ok((state, chan)) => Ok(Created { dir, state, chan }),
+    // Recorded before anything runs, so that `delete --force` can clean up
+    // after a create that was itself killed.
+    let state = State {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        status: Status::Creating,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: String::new(),
+        cgroup_path: plan.cgroup_path.clone(),
+        cgroup_owned: !cgroup_exists,
+        config: plan.spec.clone(),
+    };
+    let mut l = Launching {
+        state,
+        started: Vec::new(),
+        hooks_ran: false,
+    };
+    let result = dir
+        .save(&l.state)
+        .and_then(|()| launch(o, mode, &plan, &dir, &cgroup, console, &mut l));
+    let Launching {
+        state,
+        started,
+        hooks_ran,
+    } = l;
+    match result {
+        Ok(chan) => Ok(Created { dir, state, chan }),
         Err(e) => {
             for pid in started.iter().rev() {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
                 let _ = waitpid(Pid::from_raw(*pid), None);
             }
-            if let Err(ce) = cgroup.remove() {
+            if state.cgroup_owned
+                && let Err(ce) = cgroup.remove()
+            {
                 crate::logging::warn(format!("container {id}: cleanup: {ce:#}"));
+            }
+            // Once prestart/createRuntime hooks ran (say, network setup),
+            // poststop hooks must undo them (runtime-spec: "continue the
+            // lifecycle at delete").
+            if hooks_ran {
+                super::run_poststop(&state);
             }
             let _ = dir.remove();
             Err(e.context(format!("container {id}")))
         }
     }
+}
+
+/// A create in progress: the state to record, and what a failure must
+/// undo.
+struct Launching {
+    state: State,
+    /// Our children that may still be alive, to kill and reap.
+    started: Vec<i32>,
+    hooks_ran: bool,
 }
 
 fn launch(
@@ -103,10 +155,14 @@ fn launch(
     dir: &StateDir,
     cgroup: &Cgroup,
     console: Option<OwnedFd>,
-    started: &mut Vec<i32>,
-) -> Result<(State, Channel)> {
+    l: &mut Launching,
+) -> Result<Channel> {
     let start = match mode {
-        Mode::Create => Some(StartListener::bind(&dir.short_path(START_SOCKET))?),
+        Mode::Create => Some(
+            StartListener::bind(&dir.short_path(START_SOCKET)).with_context(|| {
+                format!("start socket {}", dir.path.join(START_SOCKET).display())
+            })?,
+        ),
         Mode::Run => None,
     };
     let (chan, child_chan) = Channel::pair()?;
@@ -123,7 +179,12 @@ fn launch(
         ns.new - CloneFlags::CLONE_NEWCGROUP
     };
     spawn::become_subreaper();
-    let pid = match spawn::clone(flags).context("clone the container's init")? {
+    let pid = match spawn::clone(flags).with_context(|| {
+        format!(
+            "clone the container's init (namespaces: {})",
+            namespaces::names(flags)
+        )
+    })? {
         Forked::Child => {
             drop(chan);
             init::main(InitContext {
@@ -143,7 +204,7 @@ fn launch(
     drop(child_chan);
     drop(start);
     drop(console);
-    started.push(pid);
+    l.started.push(pid);
 
     cgroup.join(pid)?;
     let linux = plan.spec.linux().as_ref();
@@ -173,10 +234,11 @@ fn launch(
     loop {
         let msg = chan.recv::<ToParent>()?;
         match msg {
-            None => bail!(
-                "the container's init exited during setup{}",
-                exit_note(stage)
-            ),
+            None => {
+                let note = exit_note(stage);
+                l.started.retain(|p| *p != stage);
+                bail!("the container's init exited during setup{note}")
+            }
             Some(ToParent::MapIds) => {
                 namespaces::write_id_maps(stage, &ns.uid_mappings, &ns.gid_mappings)?;
                 chan.send(&ToInit::MapsDone)?;
@@ -184,12 +246,13 @@ fn launch(
             Some(ToParent::InitPid(p)) => {
                 // The first stage exits once it has forked the real init.
                 let _ = waitpid(Pid::from_raw(stage), None);
-                started.retain(|s| *s != stage);
-                started.push(p);
+                l.started.retain(|s| *s != stage);
+                l.started.push(p);
                 stage = p;
                 init_pid = p;
             }
             Some(ToParent::CreateHooks) => {
+                l.hooks_ran = true;
                 let state = hook_state(plan, init_pid, Status::Creating);
                 if let Some(h) = plan.spec.hooks() {
                     hooks::run_all(
@@ -212,19 +275,10 @@ fn launch(
 
     let (start_time, _) = crate::state::process_start_time(init_pid)
         .context("the container's init exited during setup")?;
-    let state = State {
-        id: o.id.to_string(),
-        pid: init_pid,
-        start_time,
-        status: Status::Created,
-        bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339(SystemTime::now(), true),
-        owner: String::new(),
-        cgroup_path: plan.cgroup_path.clone(),
-        config: plan.spec.clone(),
-    };
-    dir.save(&state)?;
+    l.state.pid = init_pid;
+    l.state.start_time = start_time;
+    l.state.status = Status::Created;
+    dir.save(&l.state)?;
     crate::logging::debug(format!("container {}: created, init pid {init_pid}", o.id));
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
@@ -233,7 +287,7 @@ fn launch(
         chan.send(&ToInit::Created)
             .context("tell the init it is created")?;
     }
-    Ok((state, chan))
+    Ok(chan)
 }
 
 fn exit_note(pid: i32) -> String {

@@ -31,7 +31,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match state.current_status() {
         Status::Stopped => {}
         _ if force => {
-            let _ = signal_init(state.pid, state.start_time, Signal::SIGKILL);
+            let _ = signal_init(state.pid, state.start_time, libc::SIGKILL);
             if let Ok(c) = Cgroup::new(&state.cgroup_path, id) {
                 for pid in c.pids().unwrap_or_default() {
                     let _ =

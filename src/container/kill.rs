@@ -6,19 +6,19 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::Signal;
 
 use crate::cgroups::Cgroup;
 use crate::state::{StateDir, Status};
 
-pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load(id)?;
     let status = state.current_status();
     if all {
         let cgroup = Cgroup::new(&state.cgroup_path, id)?;
         for pid in cgroup.pids().unwrap_or_default() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(pid, signal) };
         }
         return Ok(());
     }
@@ -26,10 +26,10 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         bail!("container {id} is not running");
     }
     signal_init(state.pid, state.start_time, signal)
-        .with_context(|| format!("container {id}: send {signal}"))
+        .with_context(|| format!("container {id}: send signal {signal}"))
 }
 
-pub fn signal_init(pid: i32, start_time: u64, signal: Signal) -> Result<()> {
+pub fn signal_init(pid: i32, start_time: u64, signal: i32) -> Result<()> {
     // SAFETY: pidfd_open takes integers and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -48,7 +48,7 @@ pub fn signal_init(pid: i32, start_time: u64, signal: Signal) -> Result<()> {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             fd.as_raw_fd(),
-            signal as i32,
+            signal,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )

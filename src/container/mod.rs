@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod foreground;
 pub mod kill;
 pub mod run;
 pub mod start;
@@ -60,24 +61,27 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
     )
 }
 
-/// Removes a stopped container: its cgroup, then poststop hooks (whose
-/// failure is only a warning, per the runtime-spec), then its state.
+/// Removes a stopped container: its cgroup (if it made it), then poststop
+/// hooks (whose failure is only a warning, per the runtime-spec), then its
+/// state.
 pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
-    Cgroup::new(&state.cgroup_path, &state.id)
-        .and_then(|c| c.remove())
-        .with_context(|| format!("container {}", state.id))?;
-    if let Some(h) = state
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststop().clone())
-    {
+    if state.cgroup_owned {
+        Cgroup::new(&state.cgroup_path, &state.id)
+            .and_then(|c| c.remove())
+            .with_context(|| format!("container {}", state.id))?;
+    }
+    run_poststop(state);
+    dir.remove()
+}
+
+pub fn run_poststop(state: &State) {
+    let hooks = state.config.hooks().as_ref();
+    if let Some(h) = hooks.and_then(|h| h.poststop().clone()) {
         let s = saved_hook_state(state, Status::Stopped);
         if let Err(e) = hooks::run_all("poststop", &h, s.as_bytes()) {
             crate::logging::warn(format!("container {}: {e:#}", state.id));
         }
     }
-    dir.remove()
 }
 
 /// Waits until `pid` (not necessarily our child) has exited, up to `limit`.

@@ -1,14 +1,13 @@
 //! `run`: create, start, and in the foreground wait for the container's
-//! init while forwarding signals to it; exit with its status (128+N when a
-//! signal N killed it). The runtime is a subreaper, so the init and any
-//! orphans that reach us are reaped here.
+//! init (see `foreground`); exit with its status. Without `--keep` the
+//! container is deleted once it has stopped.
 
 use anyhow::Result;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::create::{CreateOpts, Mode, create};
+use super::foreground::{self, Signals};
 use super::start::release;
 
 pub struct RunOpts<'a> {
@@ -19,16 +18,15 @@ pub struct RunOpts<'a> {
 
 /// Returns the exit status the runtime should exit with.
 pub fn run(o: &RunOpts) -> Result<i32> {
-    // Block signals before the init exists so that none sent in between is
-    // lost; the init restores its own mask before anything else.
-    let signals = forwarded_signals();
+    let signals = Signals::forwarded();
     if !o.detach {
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
+        signals.block()?;
     }
     let c = create(&o.create, Mode::Run)?;
     let mut state = c.state;
     if let Err(e) = release(&c.chan, &c.dir, &mut state) {
-        let _ = waitpid(Pid::from_raw(state.pid), None);
+        let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(state.pid), None);
         let _ = super::destroy(c.dir, &state);
         return Err(e);
     }
@@ -36,48 +34,13 @@ pub fn run(o: &RunOpts) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
-    let status = wait(state.pid, &signals)?;
-    if !o.keep {
-        let dir = c.dir;
-        super::destroy(dir, &state)?;
+    // Other commands (kill, delete --force) must be able to act on the
+    // container while we wait.
+    c.dir.unlock()?;
+    let status = foreground::wait(state.pid, &signals)?;
+    // Someone may have deleted it meanwhile; then there is nothing to do.
+    if !o.keep && c.dir.lock()? {
+        super::destroy(c.dir, &state)?;
     }
     Ok(status)
-}
-
-fn wait(init: i32, signals: &SigSet) -> Result<i32> {
-    loop {
-        let sig = signals.wait()?;
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(Pid::from_raw(init), sig);
-            continue;
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => return Ok(code),
-                Ok(WaitStatus::Signaled(pid, s, _)) if pid.as_raw() == init => {
-                    return Ok(128 + s as i32);
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                // An orphan that was reparented to us: reaped, nothing more.
-                Ok(_) => continue,
-            }
-        }
-    }
-}
-
-/// Every signal a process can catch, which is what runc forwards, plus
-/// SIGCHLD, which tells us to reap.
-fn forwarded_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in Signal::iterator() {
-        // Faults are the runtime's own; blocking them would change nothing.
-        let fault = matches!(
-            s,
-            Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP
-        );
-        if !fault && !matches!(s, Signal::SIGKILL | Signal::SIGSTOP) {
-            set.add(s);
-        }
-    }
-    set
 }

@@ -54,8 +54,8 @@ fn run(hook: &Hook, state: &[u8]) -> Result<()> {
             }
             child.wait()?
         }
-        Some(t) => bail!("timeout must be positive, got {t}"),
-        None => child.wait()?,
+        // Non-positive timeouts are refused when config.json is loaded.
+        _ => child.wait()?,
     };
     if status.success() {
         return Ok(());
@@ -65,6 +65,13 @@ fn run(hook: &Hook, state: &[u8]) -> Result<()> {
     let _ = out.rewind();
     let _ = out.read_to_string(&mut text);
     let text = text.trim();
+    // Keep the end of a chatty hook's output: that is where errors are,
+    // and the message must fit in one sync packet and one log line.
+    const KEEP: usize = 4096;
+    let text = match text.char_indices().rev().nth(KEEP) {
+        Some((i, _)) => &text[i..],
+        None => text,
+    };
     let how = match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
         (_, Some(s)) => format!("killed by signal {s}"),

@@ -222,14 +222,22 @@ pub fn remount_bind(
     what: &dyn std::fmt::Display,
 ) -> SetupResult<()> {
     let path = fs::fd_path(target);
-    let locked = locked_flags(target);
-    mount(
-        None::<&str>,
-        path.as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
-        None::<&str>,
-    )
+    let remount = |f: MsFlags| {
+        mount(
+            None::<&str>,
+            path.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f,
+            None::<&str>,
+        )
+    };
+    // Exactly what was asked first (an explicit `suid` or `exec` must
+    // count); when the kernel refuses because it locked flags of the source
+    // mount (in a user namespace), keep those.
+    match remount(flags) {
+        Err(nix::errno::Errno::EPERM) => remount(flags | locked_flags(target)),
+        r => r,
+    }
     .at(Step::Mount, format!("remount {what}"))
 }
 

@@ -16,7 +16,27 @@ pub fn join(flag: CloneFlags, path: &Path) -> SetupResult<()> {
 }
 
 pub fn create(flags: CloneFlags) -> SetupResult<()> {
-    unshare(flags).at(Step::CreateNamespace, "")
+    unshare(flags).at(Step::CreateNamespace, names(flags))
+}
+
+/// "pid,net,..." for error messages.
+pub fn names(flags: CloneFlags) -> String {
+    let all = [
+        (CloneFlags::CLONE_NEWUSER, "user"),
+        (CloneFlags::CLONE_NEWPID, "pid"),
+        (CloneFlags::CLONE_NEWNET, "network"),
+        (CloneFlags::CLONE_NEWIPC, "ipc"),
+        (CloneFlags::CLONE_NEWUTS, "uts"),
+        (CloneFlags::CLONE_NEWNS, "mount"),
+        (CloneFlags::CLONE_NEWCGROUP, "cgroup"),
+        (crate::spec::clone_newtime(), "time"),
+    ];
+    let v: Vec<&str> = all
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    v.join(",")
 }
 
 /// Must run after unshare(CLONE_NEWTIME) and before the first process

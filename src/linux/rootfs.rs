@@ -19,15 +19,12 @@ use super::{At, SetupResult, Step, fs};
 /// mount point of its own, as pivot_root needs. Returns an `O_PATH`
 /// descriptor of it for resolving paths inside.
 pub fn prepare(rootfs: &Path, propagation: MsFlags) -> SetupResult<OwnedFd> {
-    // Shared propagation of the rootfs itself is applied after the bind:
-    // pivot_root refuses a shared parent.
-    let root_prop = if propagation.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_SLAVE | MsFlags::MS_REC
-    } else {
-        propagation
-    };
-    mount(None::<&str>, "/", None::<&str>, root_prop, None::<&str>)
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .at(Step::RootPropagation, "/")?;
+    // With a non-recursive or shared propagation, the mount that holds the
+    // rootfs may still be a peer of the host's: the rootfs bind and every
+    // mount below it would appear on the host, and pivot_root would refuse.
+    make_parent_private(rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -36,16 +33,6 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> SetupResult<OwnedFd> {
         None::<&str>,
     )
     .at(Step::BindRootfs, rootfs.display())?;
-    if propagation.contains(MsFlags::MS_SHARED) {
-        mount(
-            None::<&str>,
-            rootfs,
-            None::<&str>,
-            propagation,
-            None::<&str>,
-        )
-        .at(Step::RootPropagation, rootfs.display())?;
-    }
     let fd = open(
         rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -54,6 +41,62 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> SetupResult<OwnedFd> {
     .at(Step::BindRootfs, rootfs.display())?;
     // SAFETY: open returned a fresh descriptor we now own.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Makes the mount that contains `path` private if it is shared.
+fn make_parent_private(path: &Path) -> SetupResult<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .at(Step::RootPropagation, "/proc/self/mountinfo")?;
+    let mut best: Option<(String, bool)> = None;
+    for line in info.lines() {
+        let Some((pre, _)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = pre.split(' ').collect();
+        let Some(mp) = fields.get(4).map(|m| unescape(m)) else {
+            continue;
+        };
+        if !path.starts_with(&mp) {
+            continue;
+        }
+        let shared = fields[6..].iter().any(|f| f.starts_with("shared:"));
+        // Later lines stack over earlier ones at the same mount point.
+        if best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp, shared));
+        }
+    }
+    if let Some((mp, true)) = best {
+        mount(
+            None::<&str>,
+            mp.as_str(),
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .at(Step::RootPropagation, &mp)?;
+    }
+    Ok(())
+}
+
+/// Mount points in mountinfo escape space, tab, newline and backslash as
+/// octal.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Makes the rootfs `/`. pivot_root(".", ".") stacks the old root under the
@@ -181,4 +224,13 @@ fn root_fd() -> SetupResult<OwnedFd> {
     .at(Step::MaskPath, "/")?;
     // SAFETY: open returned a fresh descriptor we now own.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(super::unescape(r"/a\040b\134c"), "/a b\\c");
+        assert_eq!(super::unescape("/plain"), "/plain");
+    }
 }

@@ -21,6 +21,27 @@ pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
     setresuid(u, u, u).at(Step::SetUser, format!("uid {uid}"))
 }
 
+/// A non-root process must be able to reopen its own stdio (programs log to
+/// `/dev/stdout`): hand fds 0-2 to the user, as runc does. `/dev/null` and
+/// descriptors we may not change are left alone.
+pub fn fix_stdio_owner(uid: u32, gid: u32) {
+    if uid == 0 {
+        return;
+    }
+    for fd in 0..3 {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && st.st_rdev == nix::sys::stat::makedev(1, 3);
+        if is_null || st.st_uid == uid {
+            continue;
+        }
+        // SAFETY: fchown on an integer descriptor; failures are ignored.
+        unsafe { libc::fchown(fd, uid, gid) };
+    }
+}
+
 /// The home directory of `uid` in the container's `/etc/passwd`, or `/`.
 pub fn home_of(uid: u32) -> String {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();

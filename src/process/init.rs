@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
 
@@ -77,7 +77,10 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
         let _ = nix::unistd::close(*fd);
     }
     expect_continue(&ctx.chan)?;
-    reset_signals();
+    // The runtime's blocked signals (`run` blocks them to forward them) must
+    // not stay blocked; ignored ones (SIGPIPE) stay ignored until execve, so
+    // a hook that does not read its stdin cannot kill the init.
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if ctx.staged {
         for (flag, path) in &ns.join {
             namespaces::join(*flag, path)?;
@@ -174,7 +177,9 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     ctx.chan.send(&ToParent::CreateHooks).at(Step::Sync, "")?;
     let state = match ctx.chan.recv::<ToInit>() {
         Ok(Some(ToInit::HooksDone { state })) => state,
-        _ => return Err(SetupError::new(Step::Sync, "").detail("expected HooksDone")),
+        Ok(None) => exit(1),
+        Ok(Some(other)) => return Err(unexpected("HooksDone", other)),
+        Err(e) => return Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
     };
     if let Some(h) = plan
         .spec
@@ -242,6 +247,10 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
         capabilities::keep_caps(true)?;
     }
     let u = p.user();
+    // As root, the cwd can be reached even when the user could not reach
+    // it (a 0700 directory); runc tries it this way first too.
+    let cwd_as_root = nix::unistd::chdir(p.cwd()).is_ok();
+    user::fix_stdio_owner(u.uid(), u.gid());
     user::switch(
         u.uid(),
         u.gid(),
@@ -251,7 +260,9 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
         capabilities::keep_caps(false)?;
         c.apply()?;
     }
-    nix::unistd::chdir(p.cwd()).at(Step::Chdir, p.cwd().display())?;
+    if !cwd_as_root {
+        nix::unistd::chdir(p.cwd()).at(Step::Chdir, p.cwd().display())?;
+    }
     nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
 
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
@@ -312,6 +323,7 @@ fn find_executable(name: &str, env: &[String]) -> SetupResult<String> {
 /// the sync channel), on which a failure from here on must be reported, and
 /// the state for startContainer hooks.
 fn wait_for_start(ctx: &InitContext) -> SetupResult<Option<(Option<Channel>, String)>> {
+    terminate_on_signals();
     ctx.chan.send(&ToParent::Ready).at(Step::Sync, "")?;
     let first = ctx
         .chan
@@ -360,18 +372,8 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
             return SetupError::new(Step::NoNewPrivileges, "").errno(nix::errno::Errno::last());
         }
     }
-    // No descriptor of the runtime's may reach the container: everything
-    // past stdio and --preserve-fds is closed by execve.
-    let first = 3 + ctx.preserve_fds;
-    // SAFETY: close_range with integer arguments; it only sets flags.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    cloexec_from(3 + ctx.preserve_fds);
+    reset_signals();
     let e = nix::unistd::execve(&launch.path, &launch.argv, &launch.envp).unwrap_err();
     SetupError::new(Step::Exec, launch.path.to_string_lossy()).errno(e)
 }
@@ -380,7 +382,8 @@ fn expect_continue(chan: &Channel) -> SetupResult<()> {
     match chan.recv::<ToInit>() {
         Ok(Some(ToInit::Continue)) => Ok(()),
         Ok(None) => exit(1),
-        _ => Err(SetupError::new(Step::Sync, "").detail("expected Continue")),
+        Ok(Some(other)) => Err(unexpected("Continue", other)),
+        Err(e) => Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
     }
 }
 
@@ -388,23 +391,77 @@ fn map_ids(chan: &Channel) -> SetupResult<()> {
     chan.send(&ToParent::MapIds).at(Step::Sync, "")?;
     match chan.recv::<ToInit>() {
         Ok(Some(ToInit::MapsDone)) => Ok(()),
-        _ => Err(SetupError::new(Step::Sync, "").detail("expected MapsDone")),
+        Ok(None) => exit(1),
+        Ok(Some(other)) => Err(unexpected("MapsDone", other)),
+        Err(e) => Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
     }
 }
 
-/// The runtime's signal mask and ignored signals (Rust ignores SIGPIPE) must
-/// not leak into the container's process.
+fn unexpected(wanted: &str, got: ToInit) -> SetupError {
+    SetupError::new(Step::Sync, "").detail(format!("expected {wanted}, got {got:?}"))
+}
+
+/// No descriptor of the runtime's may reach the container: everything past
+/// stdio and `--preserve-fds` is closed by execve.
+fn cloexec_from(first: u32) {
+    // SAFETY: close_range with integer arguments; it only sets flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    // Kernels before 5.11 lack CLOSE_RANGE_CLOEXEC: mark each open one.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd >= first as i32) {
+        // SAFETY: fcntl on an integer descriptor; a stale one just fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// Ignored signals (Rust ignores SIGPIPE) and the handlers of the wait for
+/// start must not reach the container's process.
 fn reset_signals() {
-    for sig in Signal::iterator() {
-        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
         // SAFETY: restoring the default disposition installs no handler.
-        unsafe {
-            let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
-        }
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// While a created container waits for start, its init is pid 1 of its pid
+/// namespace, and the kernel drops signals pid 1 has no handler for: a
+/// `vzrun kill` with SIGTERM would do nothing. These handlers make the
+/// usual termination signals end the init, as they would end any process.
+fn terminate_on_signals() {
+    extern "C" fn die(sig: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) }
+    }
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: `die` only calls _exit, which is async-signal-safe.
+        unsafe { libc::signal(sig, die as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
 }
 
 fn join_session_keyring(name: &str) -> SetupResult<()> {

@@ -88,8 +88,6 @@ pub enum ToInit {
 /// One end of a seqpacket connection.
 pub struct Channel(OwnedFd);
 
-const MAX_MESSAGE: usize = 1 << 16;
-
 impl Channel {
     pub fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = socketpair(
@@ -115,7 +113,19 @@ impl Channel {
     /// The next message, or `None` when the peer closed its end (for the
     /// init's side of start: its execve succeeded).
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // Peek at the packet's real size first (MSG_TRUNC), so that no
+        // message is ever cut short, whatever its size.
+        let size = loop {
+            match recv(
+                self.0.as_raw_fd(),
+                &mut [0u8; 1],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.context("receive from the container's init")?,
+            }
+        };
+        let mut buf = vec![0u8; size.max(1)];
         let n = loop {
             match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(nix::errno::Errno::EINTR) => continue,

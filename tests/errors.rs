@@ -290,3 +290,47 @@ fn unknown_command_and_missing_id() {
         assert_eq!(o.code, 1, "{o}");
     }
 }
+
+#[test]
+fn cgroup_in_use_is_refused() {
+    let env = TestEnv::new("err_cgroup_busy");
+    let a = env.new_id();
+    let mut ba = env.bundle(&a);
+    ba.set_args(&["sleep", "1000"]);
+    env.run_out(&a, &ba, &["--detach"]).assert_ok();
+    let b = env.new_id();
+    let mut bb = env.bundle(&b);
+    bb.config_mut()["linux"]["cgroupsPath"] = json!(format!("/vzrun-test/{a}"));
+    let o = env.create_out(&b, &bb, &[]);
+    assert_eq!(o.code, 1, "{o}");
+    if is_vzrun() {
+        assert!(o.stderr.contains("already has processes"), "{o}");
+    }
+    // The first container is untouched.
+    assert_eq!(env.state(&a)["status"], "running");
+    assert!(!env.root.join(&b).exists());
+}
+
+#[test]
+fn domainname_without_uts_namespace_is_refused() {
+    let env = TestEnv::new("err_domainname");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["domainname"] = json!("example.org");
+    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    let ns = b.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap();
+    ns.retain(|n| n["type"] != "uts");
+    let before = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let o = env.create_out(&id, &b, &[]);
+    assert_eq!(o.code, 1, "{o}");
+    if is_vzrun() {
+        assert!(o.stderr.contains("domainname"), "{o}");
+    }
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        before
+    );
+    env.assert_no_leftovers(&id);
+}

@@ -396,3 +396,67 @@ fn created_container_output_goes_to_create_stdio() {
     );
     assert!(!c.stdout_now().contains("err-line"));
 }
+
+#[test]
+fn sigterm_stops_a_created_container() {
+    // The init of a created container is pid 1 of its pid namespace: the
+    // kernel drops signals it has no handler for, yet `kill` must work.
+    let env = TestEnv::new("kill_created");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.create(&id, &b);
+    env.rt(&["kill", &id]).assert_ok();
+    env.wait_status(&id, "stopped", secs(10));
+}
+
+#[test]
+fn realtime_signals_reach_the_container() {
+    let env = TestEnv::new("kill_rt");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    let rtmin3 = libc::SIGRTMIN() + 3;
+    b.set_sh(&format!(
+        "trap 'echo got-rt; exit 0' {rtmin3}; echo 1 > /tmp/ready; while true; do sleep 0.1; done"
+    ));
+    let c = env.create(&id, &b);
+    env.start(&id);
+    env.wait_file(&b.rootfs.join("tmp/ready"), secs(10));
+    env.rt(&["kill", &id, "RTMIN+3"]).assert_ok();
+    env.wait_status(&id, "stopped", secs(10));
+    assert!(c.stdout_now().contains("got-rt"), "{:?}", c.stdout_now());
+}
+
+#[test]
+fn foreground_run_does_not_lock_out_kill() {
+    // `run` waits in the foreground; `kill` from elsewhere must not block.
+    let env = TestEnv::new("run_fg_kill");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    b.write();
+    env.track_id(&id);
+    let mut child = std::process::Command::new(runtime())
+        .args([
+            "--root",
+            &env.root.display().to_string(),
+            "run",
+            "--bundle",
+            &b.path(),
+            &id,
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + secs(10);
+    while env.try_state(&id).is_none_or(|s| s["status"] != "running") {
+        assert!(std::time::Instant::now() < deadline, "never running");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.rt(&["kill", &id, "KILL"]).assert_ok();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(137));
+    assert!(
+        env.try_state(&id).is_none(),
+        "run deletes the container after it exits"
+    );
+}

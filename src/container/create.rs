@@ -8,17 +8,16 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::hook_state;
 use crate::cgroups::Cgroup;
-use crate::linux::{hooks, namespaces};
-use crate::process::init::{self, InitContext};
-use crate::process::spawn::{self, Forked};
-use crate::process::sync::{Channel, StartListener, ToInit, ToParent};
+use crate::linux::hooks;
+use crate::process::init::Role;
+use crate::process::launch::{self, Launch};
+use crate::process::sync::{Channel, StartListener, ToInit};
 use crate::spec::{self, Plan};
 use crate::state::{START_SOCKET, State, StateDir, Status};
 
@@ -109,7 +108,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     };
     let result = dir
         .save(&l.state)
-        .and_then(|()| launch(o, mode, &plan, &dir, &cgroup, console, &mut l));
+        .and_then(|()| build(o, mode, &plan, &dir, &cgroup, console, &mut l));
     let Launching {
         state,
         started,
@@ -148,7 +147,7 @@ struct Launching {
     hooks_ran: bool,
 }
 
-fn launch(
+fn build(
     o: &CreateOpts,
     mode: Mode,
     plan: &Plan,
@@ -165,46 +164,19 @@ fn launch(
         ),
         Mode::Run => None,
     };
-    let (chan, child_chan) = Channel::pair()?;
-    let ns = &plan.namespaces;
-    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-    // The common case creates every namespace in the clone itself; joining
-    // by path or offsetting time needs setns/unshare in the child first.
-    let staged = !ns.join.is_empty() || ns.new.contains(time);
-    // A cgroup namespace is rooted at the cgroup its creator is in: the init
-    // unshares it only after it was moved into the container's cgroup.
-    let flags = if staged {
-        CloneFlags::empty()
-    } else {
-        ns.new - CloneFlags::CLONE_NEWCGROUP
-    };
-    spawn::become_subreaper();
-    let pid = match spawn::clone(flags).with_context(|| {
-        format!(
-            "clone the container's init (namespaces: {})",
-            namespaces::names(flags)
-        )
-    })? {
-        Forked::Child => {
-            drop(chan);
-            init::main(InitContext {
-                plan,
-                chan: child_chan,
-                start,
-                console,
-                no_pivot: o.no_pivot,
-                staged,
-                preserve_fds: o.preserve_fds,
-                new_keyring: !o.no_new_keyring,
-                runtime_fds: vec![dir.raw_fd()],
-            })
-        }
-        Forked::Parent(pid) => pid,
-    };
-    drop(child_chan);
-    drop(start);
-    drop(console);
-    l.started.push(pid);
+    let (chan, pid) = launch::spawn(
+        Launch {
+            plan,
+            role: Role::Init,
+            start,
+            console,
+            no_pivot: o.no_pivot,
+            preserve_fds: o.preserve_fds,
+            new_keyring: !o.no_new_keyring,
+            runtime_fds: vec![dir.raw_fd()],
+        },
+        &mut l.started,
+    )?;
 
     cgroup.join(pid)?;
     let linux = plan.spec.linux().as_ref();
@@ -229,49 +201,18 @@ fn launch(
     chan.send(&ToInit::Continue)
         .context("start the container's init")?;
 
-    let mut stage = pid;
-    let mut init_pid = pid;
-    loop {
-        let msg = chan.recv::<ToParent>()?;
-        match msg {
-            None => {
-                let note = exit_note(stage);
-                l.started.retain(|p| *p != stage);
-                bail!("the container's init exited during setup{note}")
-            }
-            Some(ToParent::MapIds) => {
-                namespaces::write_id_maps(stage, &ns.uid_mappings, &ns.gid_mappings)?;
-                chan.send(&ToInit::MapsDone)?;
-            }
-            Some(ToParent::InitPid(p)) => {
-                // The first stage exits once it has forked the real init.
-                let _ = waitpid(Pid::from_raw(stage), None);
-                l.started.retain(|s| *s != stage);
-                l.started.push(p);
-                stage = p;
-                init_pid = p;
-            }
-            Some(ToParent::CreateHooks) => {
-                l.hooks_ran = true;
-                let state = hook_state(plan, init_pid, Status::Creating);
-                if let Some(h) = plan.spec.hooks() {
-                    hooks::run_all(
-                        "prestart",
-                        h.prestart().as_deref().unwrap_or(&[]),
-                        state.as_bytes(),
-                    )?;
-                    hooks::run_all(
-                        "createRuntime",
-                        h.create_runtime().as_deref().unwrap_or(&[]),
-                        state.as_bytes(),
-                    )?;
-                }
-                chan.send(&ToInit::HooksDone { state })?;
-            }
-            Some(ToParent::Ready) => break,
-            Some(ToParent::Failed(e)) => return Err(e.into()),
+    let hooks_ran = &mut l.hooks_ran;
+    let init_pid = launch::until_ready(&chan, plan, pid, &mut l.started, &mut |init_pid| {
+        *hooks_ran = true;
+        let state = hook_state(plan, init_pid, Status::Creating);
+        if let Some(h) = plan.spec.hooks() {
+            let state = state.as_bytes();
+            hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), state)?;
+            let create_runtime = h.create_runtime().as_deref().unwrap_or(&[]);
+            hooks::run_all("createRuntime", create_runtime, state)?;
         }
-    }
+        Ok(state)
+    })?;
 
     let (start_time, _) = crate::state::process_start_time(init_pid)
         .context("the container's init exited during setup")?;
@@ -288,15 +229,6 @@ fn launch(
             .context("tell the init it is created")?;
     }
     Ok(chan)
-}
-
-fn exit_note(pid: i32) -> String {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus};
-    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
-        Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
-        _ => String::new(),
-    }
 }
 
 fn connect_console(path: &Path) -> Result<OwnedFd> {

@@ -10,9 +10,12 @@ use nix::sched::{CloneFlags, setns, unshare};
 use super::{At, SetupError, SetupResult, Step};
 use crate::spec::IdMap;
 
-pub fn join(flag: CloneFlags, path: &Path) -> SetupResult<()> {
-    let f = std::fs::File::open(path).at(Step::JoinNamespace, path.display())?;
-    setns(f, flag).at(Step::JoinNamespace, path.display())
+pub fn open(path: &Path) -> SetupResult<std::fs::File> {
+    std::fs::File::open(path).at(Step::JoinNamespace, path.display())
+}
+
+pub fn join(flag: CloneFlags, ns: std::fs::File, path: &Path) -> SetupResult<()> {
+    setns(ns, flag).at(Step::JoinNamespace, path.display())
 }
 
 pub fn create(flags: CloneFlags) -> SetupResult<()> {

@@ -14,7 +14,13 @@ use nix::unistd::dup2;
 
 use super::{At, SetupError, SetupResult, Step};
 
-pub fn setup_console(socket: &OwnedFd, size: Option<(u16, u16)>) -> SetupResult<()> {
+/// `bind_console`: a container's init also gets the pty as `/dev/console`;
+/// an exec'd process only as its stdio.
+pub fn setup_console(
+    socket: &OwnedFd,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+) -> SetupResult<()> {
     let master = open(
         "/dev/ptmx",
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
@@ -63,17 +69,9 @@ pub fn setup_console(socket: &OwnedFd, size: Option<(u16, u16)>) -> SetupResult<
     send_fd(socket, &slave_path, master.as_raw_fd())?;
     drop(master);
 
-    if !Path::new("/dev/console").exists() {
-        std::fs::File::create("/dev/console").at(Step::Console, "/dev/console")?;
+    if bind_console {
+        bind_dev_console(&slave_path)?;
     }
-    mount(
-        Some(slave_path.as_str()),
-        "/dev/console",
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .at(Step::Console, "/dev/console")?;
 
     for fd in 0..3 {
         dup2(slave.as_raw_fd(), fd).at(Step::Console, "stdio")?;
@@ -85,6 +83,20 @@ pub fn setup_console(socket: &OwnedFd, size: Option<(u16, u16)>) -> SetupResult<
         );
     }
     Ok(())
+}
+
+fn bind_dev_console(slave_path: &str) -> SetupResult<()> {
+    if !Path::new("/dev/console").exists() {
+        std::fs::File::create("/dev/console").at(Step::Console, "/dev/console")?;
+    }
+    mount(
+        Some(slave_path),
+        "/dev/console",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .at(Step::Console, "/dev/console")
 }
 
 /// Sends `fd` with `name` as the payload, as runc's console protocol does.

@@ -22,8 +22,19 @@ use crate::linux::{
 };
 use crate::spec::{Plan, ProcessPlan};
 
+/// What the cloned process becomes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    /// A new container's init: the whole setup, then the user's process.
+    Init,
+    /// `vzrun exec`: joins a running container's namespaces and runs one
+    /// more process in it.
+    Exec,
+}
+
 pub struct InitContext<'a> {
     pub plan: &'a Plan,
+    pub role: Role,
     pub chan: Channel,
     /// `vzrun create`: where `start` will connect. `None` for `vzrun run`,
     /// which sends Start over `chan` directly.
@@ -72,7 +83,6 @@ pub fn main(ctx: InitContext) -> ! {
 
 fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     let plan = ctx.plan;
-    let ns = &plan.namespaces;
     for fd in &ctx.runtime_fds {
         let _ = nix::unistd::close(*fd);
     }
@@ -81,51 +91,97 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     // not stay blocked; ignored ones (SIGPIPE) stay ignored until execve, so
     // a hook that does not read its stdin cannot kill the init.
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    if ctx.staged {
-        for (flag, path) in &ns.join {
-            namespaces::join(*flag, path)?;
-        }
-        if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
-            namespaces::create(CloneFlags::CLONE_NEWUSER)?;
-            map_ids(&ctx.chan)?;
-        }
-        let rest = ns.new - CloneFlags::CLONE_NEWUSER;
-        if !rest.is_empty() {
-            namespaces::create(rest)?;
-        }
-        if !ns.time_offsets.is_empty() {
-            namespaces::write_time_offsets(&ns.time_offsets)?;
-        }
-        // Pid and time namespaces entered by unshare/setns apply to
-        // children only: the real init is a fork of this first stage.
-        let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-        if ns.has(CloneFlags::CLONE_NEWPID) || ns.has(time) {
-            match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
-                Forked::Parent(pid) => {
-                    ctx.chan.send(&ToParent::InitPid(pid)).at(Step::Sync, "")?;
-                    return Ok(None);
-                }
-                Forked::Child => {}
-            }
-        }
-    } else {
-        if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
-            map_ids(&ctx.chan)?;
-        }
-        if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
-            namespaces::create(CloneFlags::CLONE_NEWCGROUP)?;
-        }
+    if !enter_namespaces(ctx)? {
+        return Ok(None);
     }
     // From here on no other process may open our /proc entries (the
     // runtime's binary among them) or ptrace us.
     set_dumpable(false);
-    if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+    if plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .at(Step::BecomeRoot, "gid 0")?;
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .at(Step::BecomeRoot, "uid 0")?;
     }
     setsid().at(Step::Console, "setsid")?;
+    if ctx.role == Role::Init {
+        container(ctx)?;
+    }
+
+    let Some(pp) = &plan.process else {
+        // No process: `start` reports it (runtime-spec: create succeeds).
+        return Ok(Some(Err(
+            SetupError::new(Step::Process, "").detail("config.json has no process")
+        )));
+    };
+    if pp.process.terminal().unwrap_or(false) {
+        let socket = ctx.console.as_ref().ok_or_else(|| {
+            SetupError::new(Step::Console, "").detail("process.terminal needs --console-socket")
+        })?;
+        let size = pp
+            .process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        tty::setup_console(socket, size, ctx.role == Role::Init)?;
+    }
+    Ok(Some(Ok(process(pp)?)))
+}
+
+/// Enters the namespaces the clone did not create. Returns false in a first
+/// stage that forked the real init (pid and time namespaces entered by
+/// setns/unshare only apply to children) and must now exit.
+fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
+    let ns = &ctx.plan.namespaces;
+    if !ctx.staged {
+        if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+            map_ids(&ctx.chan)?;
+        }
+        // Only now that the runtime has put us in the container's cgroup:
+        // a cgroup namespace is rooted where its creator is.
+        if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+            namespaces::create(CloneFlags::CLONE_NEWCGROUP)?;
+        }
+        return Ok(true);
+    }
+    // Open every namespace first: once the mount namespace is joined, the
+    // paths would resolve in the container's /proc.
+    let mut joins = Vec::with_capacity(ns.join.len());
+    for (flag, path) in &ns.join {
+        joins.push((*flag, namespaces::open(path)?, path));
+    }
+    for (flag, fd, path) in joins {
+        namespaces::join(flag, fd, path)?;
+    }
+    if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+        namespaces::create(CloneFlags::CLONE_NEWUSER)?;
+        map_ids(&ctx.chan)?;
+    }
+    let rest = ns.new - CloneFlags::CLONE_NEWUSER;
+    if !rest.is_empty() {
+        namespaces::create(rest)?;
+    }
+    if !ns.time_offsets.is_empty() {
+        namespaces::write_time_offsets(&ns.time_offsets)?;
+    }
+    let time = crate::spec::clone_newtime();
+    if ns.has(CloneFlags::CLONE_NEWPID) || ns.has(time) {
+        match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
+            Forked::Parent(pid) => {
+                ctx.chan.send(&ToParent::InitPid(pid)).at(Step::Sync, "")?;
+                return Ok(false);
+            }
+            Forked::Child => {}
+        }
+    }
+    Ok(true)
+}
+
+/// The container's own setup, done once by its init: hostname, sysctls,
+/// mounts, /dev, createContainer hooks, pivot_root, masked and read-only
+/// paths.
+fn container(ctx: &InitContext) -> SetupResult<()> {
+    let plan = ctx.plan;
+    let ns = &plan.namespaces;
     if ctx.new_keyring {
         join_session_keyring(&plan.id)?;
     }
@@ -216,24 +272,7 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
             rootfs::readonly_root()?;
         }
     }
-
-    let Some(pp) = &plan.process else {
-        // No process: `start` reports it (runtime-spec: create succeeds).
-        return Ok(Some(Err(
-            SetupError::new(Step::Process, "").detail("config.json has no process")
-        )));
-    };
-    if pp.process.terminal().unwrap_or(false) {
-        let socket = ctx.console.as_ref().ok_or_else(|| {
-            SetupError::new(Step::Console, "").detail("process.terminal needs --console-socket")
-        })?;
-        let size = pp
-            .process
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup_console(socket, size)?;
-    }
-    Ok(Some(Ok(process(pp)?)))
+    Ok(())
 }
 
 /// Rlimits, user, capabilities, cwd, umask, environment and the executable.

@@ -2,5 +2,6 @@
 //! talks to the runtime (`sync`), and what it does until execve (`init`).
 
 pub mod init;
+pub mod launch;
 pub mod spawn;
 pub mod sync;

@@ -18,7 +18,8 @@ deps:
 # The README's test command; .ci/run runs exactly this.
 test: deps
 	$(CARGO) build
-	$(CARGO) test -- --test-threads=2
+	$(CARGO) test -- --test-threads=2; rc=$$?; \
+	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
 	integration/compare-runc.sh target/debug/vzrun
 
 lint:

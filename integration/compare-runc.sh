@@ -14,6 +14,7 @@ B=${RUNTIME_B:-/usr/sbin/runc}
 for rt in "$A" "$B"; do
     [ -x "$rt" ] || { echo "compare-runc: $rt is missing" >&2; exit 1; }
 done
+A=$(realpath "$A") B=$(realpath "$B")
 
 work=$(mktemp -d /tmp/vzrun-compare.XXXXXX)
 ids=()
@@ -34,6 +35,7 @@ check() { # name expected actual
         passed=$((passed + 1)); echo "ok   $1"
     else
         failed=$((failed + 1)); echo "FAIL $1: $(basename "$A") gave [$2], $(basename "$B") gave [$3]"
+        return 1
     fi
 }
 
@@ -51,15 +53,16 @@ rt() { local r=$1; shift; "$r" --root "$work/root-$(basename "$r")" "$@"; }
 n=0
 run_case() { # name args...
     local name=$1; shift
-    local out=()
+    local out=() errs=()
     for r in "$A" "$B"; do
         n=$((n + 1)); local id="cmp-$n"; ids+=("$r|$id")
         local dir; dir=$(bundle "b$n" "$id" "$@")
         local code=0
         (cd "$dir" && rt "$r" run "$id" >"$dir/stdout" 2>"$dir/stderr") || code=$?
         out+=("$code:$(tr '\n' '|' <"$dir/stdout")")
+        errs+=("$(basename "$r"): $(tr '\n' ' ' <"$dir/stderr")")
     done
-    check "run: $name" "${out[0]}" "${out[1]}"
+    check "run: $name" "${out[0]}" "${out[1]}" || printf '     %s\n' "${errs[@]}"
 }
 
 run_case "exit 0 with output" sh -c 'echo hello; echo $$; hostname'

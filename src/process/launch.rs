@@ -45,7 +45,10 @@ pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
     };
     spawn::become_subreaper();
     let pid = match spawn::clone(flags).with_context(|| {
-        format!("clone the container's process (namespaces: {})", namespaces::names(flags))
+        format!(
+            "clone the container's process (namespaces: {})",
+            namespaces::names(flags)
+        )
     })? {
         Forked::Child => {
             drop(chan);

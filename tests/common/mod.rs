@@ -505,13 +505,9 @@ impl Drop for TestEnv {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        // The shared parent goes too once the last test using it is done
-        // (rmdir of a cgroup that still has children fails harmlessly).
-        if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
-            for e in rd.flatten() {
-                let _ = fs::remove_dir(e.path().join("vzrun-test"));
-            }
-        }
+        // The shared parent /vzrun-test stays: removing it here would race
+        // with tests creating their cgroups below it (`make test` removes
+        // it once all tests are done).
         // Lazily unmount anything under our temp dir, deepest first.
         let mut mps = mounts_under(&self.tmp);
         mps.sort_by_key(|p| std::cmp::Reverse(p.len()));

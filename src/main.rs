@@ -39,7 +39,7 @@ fn main() {
             if logging::logs_to_file() {
                 eprintln!("{msg}");
             }
-            1
+            e.downcast_ref::<cli::ExitWith>().map_or(1, |x| x.0)
         }
     };
     std::process::exit(code);

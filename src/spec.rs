@@ -45,6 +45,9 @@ pub struct ProcessPlan {
     pub process: Process,
     pub caps: Option<CapSets>,
     pub rlimits: Vec<Rlimit>,
+    /// `exec --user name[:group]`: looked up in the container's
+    /// /etc/passwd and /etc/group, which only the child can read.
+    pub user_lookup: Option<String>,
 }
 
 pub struct Namespaces {
@@ -265,6 +268,43 @@ pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
         process: p.clone(),
         caps,
         rlimits,
+        user_lookup: None,
+    })
+}
+
+/// The plan for `exec`: join every namespace of the running container
+/// (through its init, user namespace first) and run `process` there.
+pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Plan> {
+    let linux = state.config.linux().clone().unwrap_or_default();
+    let mut ns = Namespaces::default();
+    for n in linux.namespaces().iter().flatten() {
+        let file = match n.typ() {
+            LinuxNamespaceType::Mount => "mnt",
+            LinuxNamespaceType::Cgroup => "cgroup",
+            LinuxNamespaceType::Uts => "uts",
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::User => "user",
+            LinuxNamespaceType::Pid => "pid",
+            LinuxNamespaceType::Network => "net",
+            LinuxNamespaceType::Time => "time",
+        };
+        let path = PathBuf::from(format!("/proc/{}/ns/{file}", state.pid));
+        ns.join.push((clone_flag(n.typ()), path));
+    }
+    ns.join
+        .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+    Ok(Plan {
+        id: state.id.clone(),
+        bundle: state.bundle.clone(),
+        spec: state.config.clone(),
+        rootfs: state.rootfs.clone(),
+        readonly_root: false,
+        namespaces: ns,
+        mounts: Vec::new(),
+        rootfs_propagation: MsFlags::empty(),
+        process: Some(process),
+        sysctls: Vec::new(),
+        cgroup_path: state.cgroup_path.clone(),
     })
 }
 

@@ -445,6 +445,8 @@ fn foreground_run_does_not_lock_out_kill() {
             &b.path(),
             &id,
         ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + secs(10);

@@ -43,6 +43,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             systemd_cgroup: g.systemd_cgroup,
+            foreground: false,
         }
     }
 }

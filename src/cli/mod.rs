@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -84,6 +85,8 @@ pub enum Command {
     Kill(kill::Args),
     /// Delete a container
     Delete(delete::Args),
+    /// Run a process in a running container
+    Exec(Box<exec::Args>),
     /// Create and start a container
     Run(run::Args),
     /// List containers
@@ -92,6 +95,13 @@ pub enum Command {
     /// Write a default config.json
     Spec(spec::Args),
 }
+
+/// An error that must end the runtime with a status other than 1 (`exec`
+/// exits 255 on its own failures, as runc, so they differ from the
+/// process's exit codes).
+#[derive(Debug, thiserror::Error)]
+#[error("{1:#}")]
+pub struct ExitWith(pub i32, pub anyhow::Error);
 
 /// Runs the command; the value is the process's exit status.
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -115,6 +125,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::State(a) => state::run(g, a),
         Command::Kill(a) => kill::run(g, a),
         Command::Delete(a) => delete::run(g, a),
+        Command::Exec(a) => exec::run(g, *a),
         Command::Run(a) => run::run(g, a),
         Command::List(a) => list::run(g, a),
         Command::Spec(a) => spec::run(g, a),

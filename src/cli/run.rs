@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use super::Global;
+use crate::container::create::CreateOpts;
 use crate::container::run::RunOpts;
 
 #[derive(clap::Args, Debug)]
@@ -23,7 +24,10 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         anyhow::bail!("--detach and --keep cannot be used together");
     }
     crate::container::run::run(&RunOpts {
-        create: a.create.opts(g),
+        create: CreateOpts {
+            foreground: !a.detach,
+            ..a.create.opts(g)
+        },
         detach: a.detach,
         keep: a.keep,
     })

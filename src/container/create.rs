@@ -31,6 +31,9 @@ pub struct CreateOpts<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// `run` in the foreground: a terminal without `--console-socket` is
+    /// proxied by the runtime itself.
+    pub foreground: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct Created {
     pub state: State,
     /// The sync channel to the init; `run` sends Start over it.
     pub chan: Channel,
+    /// For a terminal in the foreground: where the pty master arrives.
+    pub pty_socket: Option<OwnedFd>,
 }
 
 pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
@@ -60,16 +65,8 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         .process
         .as_ref()
         .is_some_and(|p| p.process.terminal().unwrap_or(false));
-    let console = match (terminal, o.console_socket) {
-        (true, Some(p)) => Some(connect_console(p).with_context(|| format!("container {id}"))?),
-        (true, None) => bail!(
-            "container {id}: process.terminal is true but no --console-socket was given (a pty for a foreground terminal is not supported yet)"
-        ),
-        (false, Some(_)) => {
-            bail!("container {id}: --console-socket needs process.terminal to be true")
-        }
-        (false, None) => None,
-    };
+    let (console, pty_socket) = console(terminal, o.console_socket, o.foreground)
+        .with_context(|| format!("container {id}"))?;
     let dir = StateDir::create(o.root, id)?;
     let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
     if cgroup_busy {
@@ -115,7 +112,12 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         hooks_ran,
     } = l;
     match result {
-        Ok(chan) => Ok(Created { dir, state, chan }),
+        Ok(chan) => Ok(Created {
+            dir,
+            state,
+            chan,
+            pty_socket,
+        }),
         Err(e) => {
             for pid in started.iter().rev() {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
@@ -229,6 +231,35 @@ fn build(
             .context("tell the init it is created")?;
     }
     Ok(chan)
+}
+
+/// Where the process's pty master goes: the `--console-socket`, or, for a
+/// terminal in the foreground, our own end of a socketpair. Returns the
+/// child's end and ours.
+pub fn console(
+    terminal: bool,
+    socket: Option<&Path>,
+    foreground: bool,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    match (terminal, socket) {
+        (true, Some(p)) => Ok((Some(connect_console(p)?), None)),
+        (true, None) if foreground => {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (ours, theirs) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .context("socketpair for the terminal")?;
+            Ok((Some(theirs), Some(ours)))
+        }
+        (true, None) => bail!(
+            "process.terminal is true: --console-socket is needed when the runtime does not stay in the foreground"
+        ),
+        (false, Some(_)) => bail!("--console-socket needs process.terminal to be true"),
+        (false, None) => Ok((None, None)),
+    }
 }
 
 fn connect_console(path: &Path) -> Result<OwnedFd> {

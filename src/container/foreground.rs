@@ -9,6 +9,8 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
+
+use crate::linux::tty;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -63,42 +65,107 @@ impl Signals {
     }
 }
 
-/// Waits for `pid` while forwarding signals; returns its exit status.
-pub fn wait(pid: i32, signals: &Signals) -> Result<i32> {
+/// Waits for `pid` while forwarding signals; returns its exit status. With
+/// a pty master, also proxies the caller's terminal to it (raw mode,
+/// SIGWINCH as a resize).
+pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
     let sfd = signals.signalfd()?;
-    // A child may have ended before the signalfd existed; its SIGCHLD is
-    // pending and will be read, but reap first anyway.
-    if let Some(code) = reap(pid) {
-        return Ok(code);
-    }
-    loop {
-        let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+    let _raw = pty.as_ref().map(|m| {
+        tty::copy_window_size(m);
+        tty::RawMode::enter()
+    });
+    let mut stdin_open = pty.is_some();
+    let mut master_open = pty.is_some();
+    let mut status = reap(pid);
+    while status.is_none() {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let stdin = std::io::stdin();
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        if let (true, Some(m)) = (master_open, &pty) {
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             r => r.context("poll")?,
         };
-        let mut info = zeroed_siginfo();
-        // SAFETY: reading one signalfd_siginfo into a buffer of its size.
-        let n = unsafe {
-            libc::read(
-                sfd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                std::mem::size_of::<libc::signalfd_siginfo>(),
-            )
-        };
-        if n <= 0 {
-            continue;
-        }
-        let sig = info.ssi_signo as i32;
-        if sig == libc::SIGCHLD {
-            if let Some(code) = reap(pid) {
-                return Ok(code);
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let mut k = 1;
+        if stdin_open {
+            if ready[k] {
+                let m = pty.as_ref().expect("stdin is only polled with a pty");
+                stdin_open = copy(0, m.as_raw_fd());
             }
-            continue;
+            k += 1;
         }
-        // SAFETY: kill with integer arguments.
-        unsafe { libc::kill(pid, sig) };
+        if master_open && ready[k] {
+            let m = pty.as_ref().expect("master is polled");
+            master_open = copy(m.as_raw_fd(), 1);
+        }
+        if ready[0] {
+            match read_signal(&sfd) {
+                Some(libc::SIGCHLD) => status = reap(pid),
+                Some(libc::SIGWINCH) if pty.is_some() => {
+                    tty::copy_window_size(pty.as_ref().expect("checked"));
+                }
+                // SAFETY: kill with integer arguments.
+                Some(sig) => unsafe {
+                    libc::kill(pid, sig);
+                },
+                None => {}
+            }
+        }
     }
+    // What the process wrote just before it ended is still in the pty.
+    if let (true, Some(m)) = (master_open, &pty) {
+        let _ = nix::fcntl::fcntl(
+            m.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        while copy(m.as_raw_fd(), 1) {}
+    }
+    Ok(status.expect("loop ends with a status"))
+}
+
+/// One read from `from` written whole to `to`; false at end of input (a
+/// pty master reads EIO once the last slave is closed).
+fn copy(from: i32, to: i32) -> bool {
+    let mut buf = [0u8; 8192];
+    let n = match nix::unistd::read(from, &mut buf) {
+        Ok(0) | Err(_) => return false,
+        Ok(n) => n,
+    };
+    let mut off = 0;
+    while off < n {
+        // SAFETY: writing bytes from our buffer to a descriptor.
+        let w = unsafe { libc::write(to, buf[off..n].as_ptr().cast(), n - off) };
+        if w <= 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return false;
+        }
+        off += w as usize;
+    }
+    true
+}
+
+fn read_signal(sfd: &OwnedFd) -> Option<i32> {
+    let mut info = zeroed_siginfo();
+    // SAFETY: reading one signalfd_siginfo into a buffer of its size.
+    let n = unsafe {
+        libc::read(
+            sfd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            std::mem::size_of::<libc::signalfd_siginfo>(),
+        )
+    };
+    (n > 0).then_some(info.ssi_signo as i32)
 }
 
 /// Reaps every child that has ended; the status of `pid` if it was one.

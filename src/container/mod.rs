@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod foreground;
 pub mod kill;
 pub mod run;

@@ -9,6 +9,7 @@ use nix::unistd::Pid;
 use super::create::{CreateOpts, Mode, create};
 use super::foreground::{self, Signals};
 use super::start::release;
+use crate::linux::tty;
 
 pub struct RunOpts<'a> {
     pub create: CreateOpts<'a>,
@@ -34,10 +35,14 @@ pub fn run(o: &RunOpts) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
+    let pty = match &c.pty_socket {
+        Some(s) => Some(tty::recv_fd(s)?),
+        None => None,
+    };
     // Other commands (kill, delete --force) must be able to act on the
     // container while we wait.
     c.dir.unlock()?;
-    let status = foreground::wait(state.pid, &signals)?;
+    let status = foreground::wait(state.pid, &signals, pty)?;
     // Someone may have deleted it meanwhile; then there is nothing to do.
     if !o.keep && c.dir.lock()? {
         super::destroy(c.dir, &state)?;

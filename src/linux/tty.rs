@@ -108,3 +108,80 @@ pub fn send_fd(socket: &OwnedFd, name: &str, fd: RawFd) -> SetupResult<()> {
         .map(|_| ())
         .at(Step::Console, "send pty master to the console socket")
 }
+
+/// Receives the pty master a container's process sent with [`send_fd`]
+/// (runs in the runtime, for a foreground terminal).
+pub fn recv_fd(socket: &OwnedFd) -> anyhow::Result<OwnedFd> {
+    use anyhow::Context;
+    use nix::sys::socket::{ControlMessageOwned, recvmsg};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .context("receive the pty master")?;
+    for c in msg.cmsgs().context("receive the pty master")? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: the kernel just installed this descriptor for us.
+            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    anyhow::bail!("the container's process sent no pty master")
+}
+
+/// The caller's terminal in raw mode for as long as this lives, so that
+/// keys reach the container's pty unchanged; restored on drop.
+pub struct RawMode {
+    saved: Option<nix::sys::termios::Termios>,
+}
+
+impl RawMode {
+    pub fn enter() -> RawMode {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let Ok(saved) = tcgetattr(&stdin) else {
+            // Not a terminal: nothing to change.
+            return RawMode { saved: None };
+        };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        RawMode { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
+/// Copies the caller's terminal size to the pty (at start and on SIGWINCH).
+pub fn copy_window_size(master: &OwnedFd) {
+    let mut ws: libc::winsize = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    for fd in [0, 1] {
+        // SAFETY: TIOCGWINSZ writes a winsize into `ws`.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
+            // SAFETY: TIOCSWINSZ reads a winsize that outlives the call.
+            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            return;
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
-use super::{At, SetupResult, Step};
+use super::{At, SetupError, SetupResult, Step};
 
 pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
     let groups: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();
@@ -40,6 +40,53 @@ pub fn fix_stdio_owner(uid: u32, gid: u32) {
         // SAFETY: fchown on an integer descriptor; failures are ignored.
         unsafe { libc::fchown(fd, uid, gid) };
     }
+}
+
+/// Resolves `user[:group]` (names or numbers) in the container's
+/// /etc/passwd and /etc/group, as `exec --user` allows. Returns uid, gid
+/// and the user's supplementary groups from /etc/group.
+pub fn lookup(spec: &str) -> SetupResult<(u32, u32, Vec<u32>)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+    let (uid, mut gid, name) = match (entry, user.parse::<u32>()) {
+        (Some(f), _) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            f[0].to_string(),
+        ),
+        (None, Ok(n)) => (n, n, String::new()),
+        (None, Err(_)) => {
+            return Err(SetupError::new(Step::SetUser, user)
+                .detail("no such user in the container's /etc/passwd"));
+        }
+    };
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let groups: Vec<Vec<&str>> = groups.lines().map(|l| l.split(':').collect()).collect();
+    if let Some(g) = group {
+        gid = match groups
+            .iter()
+            .find(|f| f.len() >= 3 && (f[0] == g || f[2] == g))
+        {
+            Some(f) => f[2].parse().unwrap_or(0),
+            None => g.parse().map_err(|_| {
+                SetupError::new(Step::SetUser, g)
+                    .detail("no such group in the container's /etc/group")
+            })?,
+        };
+    }
+    let extra = groups
+        .iter()
+        .filter(|f| f.len() >= 4 && !name.is_empty() && f[3].split(',').any(|m| m == name))
+        .filter_map(|f| f[2].parse().ok())
+        .collect();
+    Ok((uid, gid, extra))
 }
 
 /// The home directory of `uid` in the container's `/etc/passwd`, or `/`.

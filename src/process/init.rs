@@ -286,15 +286,24 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
         capabilities::keep_caps(true)?;
     }
     let u = p.user();
+    let (uid, gid, mut groups) = (
+        u.uid(),
+        u.gid(),
+        u.additional_gids().clone().unwrap_or_default(),
+    );
+    let (uid, gid) = match &pp.user_lookup {
+        Some(spec) => {
+            let (uid, gid, extra) = user::lookup(spec)?;
+            groups.extend(extra);
+            (uid, gid)
+        }
+        None => (uid, gid),
+    };
     // As root, the cwd can be reached even when the user could not reach
     // it (a 0700 directory); runc tries it this way first too.
     let cwd_as_root = nix::unistd::chdir(p.cwd()).is_ok();
-    user::fix_stdio_owner(u.uid(), u.gid());
-    user::switch(
-        u.uid(),
-        u.gid(),
-        u.additional_gids().as_deref().unwrap_or(&[]),
-    )?;
+    user::fix_stdio_owner(uid, gid);
+    user::switch(uid, gid, &groups)?;
     if let Some(c) = &pp.caps {
         capabilities::keep_caps(false)?;
         c.apply()?;
@@ -306,7 +315,7 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
 
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user::home_of(u.uid())));
+        env.push(format!("HOME={}", user::home_of(uid)));
     }
     let args = p.args().as_ref().expect("checked by the plan");
     let path = find_executable(&args[0], &env)?;

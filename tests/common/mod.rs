@@ -570,6 +570,16 @@ pub fn processes_with_arg(arg: &str) -> Vec<(i32, String)> {
 /// Existing `/sys/fs/cgroup/<controller>/vzrun-test/<id>` directories.
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let mut v = Vec::new();
+    // Ids from the invalid-id tests ("..", ".", "a/b") must never name a
+    // directory outside /vzrun-test: cleanup kills what is in these.
+    let single = std::path::Path::new(id).components().count() == 1
+        && matches!(
+            std::path::Path::new(id).components().next(),
+            Some(std::path::Component::Normal(_))
+        );
+    if !single {
+        return v;
+    }
     if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
         for e in rd.flatten() {
             let p = e.path().join("vzrun-test").join(id);

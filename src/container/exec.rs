@@ -1,0 +1,270 @@
+//! `exec`: run one more process in a running container. It is spawned the
+//! way a container's init is (`process::launch`), in the `Exec` role: it
+//! joins every namespace of the container through its init, enters the
+//! container's cgroup, and gets the container's process settings unless the
+//! command line or `--process` overrides them, as runc does.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
+
+use super::create::{console, write_pid_file};
+use super::foreground::{self, Signals};
+use crate::cgroups::Cgroup;
+use crate::linux::tty;
+use crate::process::init::Role;
+use crate::process::launch::{self, Launch};
+use crate::process::sync::{ToInit, ToParent};
+use crate::spec;
+use crate::state::{self, Status};
+
+pub struct ExecOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub process_file: Option<&'a Path>,
+    pub command: &'a [String],
+    pub tty: bool,
+    pub console_socket: Option<&'a Path>,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub cwd: Option<&'a Path>,
+    pub env: &'a [String],
+    pub user: Option<&'a str>,
+    pub additional_gids: &'a [u32],
+    pub caps: &'a [String],
+    pub no_new_privs: bool,
+    pub apparmor: Option<&'a str>,
+    pub process_label: Option<&'a str>,
+    pub preserve_fds: u32,
+    pub cgroup: Option<&'a str>,
+    pub ignore_paused: bool,
+}
+
+/// Returns the exit status to exit with (0 at once with `--detach`).
+pub fn exec(o: &ExecOpts) -> Result<i32> {
+    let id = o.id;
+    let state = state::read(o.root, id)?;
+    match state.current_status() {
+        Status::Running | Status::Created => {}
+        Status::Paused if o.ignore_paused => {}
+        Status::Paused => {
+            bail!("container {id} is paused: resume it first, or use --ignore-paused")
+        }
+        s => bail!("cannot exec in a {} container: {id}", s.as_str()),
+    }
+    let (process, user_lookup) =
+        build_process(o, &state.config).with_context(|| format!("exec in container {id}"))?;
+    let mut pp = spec::process_plan(&process).with_context(|| match o.process_file {
+        Some(f) => format!("exec in container {id}: {}", f.display()),
+        None => format!("exec in container {id}"),
+    })?;
+    pp.user_lookup = user_lookup;
+    let plan = spec::exec_plan(&state, pp)?;
+    let cgroup_path = match o.cgroup {
+        Some(sub) => sub_cgroup(&state.cgroup_path, sub)?,
+        None => state.cgroup_path.clone(),
+    };
+
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && o.detach && o.console_socket.is_none() {
+        bail!("container {id}: --tty with --detach needs --console-socket");
+    }
+    let (console, pty_socket) = console(terminal, o.console_socket, !o.detach)
+        .with_context(|| format!("container {id}"))?;
+    let signals = Signals::forwarded();
+    if !o.detach {
+        signals.block()?;
+    }
+
+    let mut started = Vec::new();
+    let result = (|| -> Result<i32> {
+        let (chan, pid) = launch::spawn(
+            Launch {
+                plan: &plan,
+                role: Role::Exec,
+                start: None,
+                console,
+                no_pivot: false,
+                preserve_fds: o.preserve_fds,
+                new_keyring: false,
+                runtime_fds: Vec::new(),
+            },
+            &mut started,
+        )?;
+        Cgroup::new(&cgroup_path, id)?.join(pid)?;
+        chan.send(&ToInit::Continue)
+            .context("start the exec process")?;
+        let pid = launch::until_ready(&chan, &plan, pid, &mut started, &mut |_| {
+            bail!("internal: an exec process asked for create hooks")
+        })?;
+        chan.send(&ToInit::Start {
+            state: String::new(),
+        })?;
+        match chan.recv::<ToParent>()? {
+            None => {}
+            Some(ToParent::Failed(e)) => return Err(e.into()),
+            Some(other) => bail!("unexpected message {other:?}"),
+        }
+        Ok(pid)
+    })();
+    let pid = match result {
+        Ok(pid) => pid,
+        Err(e) => {
+            for p in started.iter().rev() {
+                let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(*p), None);
+            }
+            return Err(e.context(format!("exec in container {id}")));
+        }
+    };
+    if let Some(f) = o.pid_file {
+        write_pid_file(f, pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    let pty = match &pty_socket {
+        Some(s) => Some(tty::recv_fd(s)?),
+        None => None,
+    };
+    foreground::wait(pid, &signals, pty)
+}
+
+/// The process to run: `--process` as given, or the container's process
+/// with the command line's changes. Also returns a `--user` that names a
+/// user rather than a number, for the child to look up.
+fn build_process(
+    o: &ExecOpts,
+    config: &oci_spec::runtime::Spec,
+) -> Result<(Process, Option<String>)> {
+    if let Some(f) = o.process_file {
+        let text = std::fs::read(f).with_context(|| format!("--process {}", f.display()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!("{path}: ")
+            };
+            anyhow::anyhow!("--process {}: {at}{}", f.display(), e.into_inner())
+        })?;
+        return Ok((p, None));
+    }
+    if o.command.is_empty() {
+        bail!("exec needs a command to run (or --process)");
+    }
+    let mut p = config.process().clone().unwrap_or_default();
+    p.set_args(Some(o.command.to_vec()));
+    p.set_terminal(Some(o.tty));
+    p.set_console_size(None);
+    if let Some(cwd) = o.cwd {
+        p.set_cwd(cwd.to_path_buf());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in o.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    let mut lookup = None;
+    if let Some(u) = o.user {
+        let (user, group) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u, None),
+        };
+        match (user.parse::<u32>(), group.map(|g| g.parse::<u32>())) {
+            (Ok(uid), None) => {
+                p.user_mut().set_uid(uid);
+                p.user_mut().set_gid(0);
+            }
+            (Ok(uid), Some(Ok(gid))) => {
+                p.user_mut().set_uid(uid);
+                p.user_mut().set_gid(gid);
+            }
+            _ => lookup = Some(u.to_string()),
+        }
+        p.user_mut().set_additional_gids(None);
+    }
+    if !o.additional_gids.is_empty() {
+        let mut g = p.user().additional_gids().clone().unwrap_or_default();
+        g.extend_from_slice(o.additional_gids);
+        p.user_mut().set_additional_gids(Some(g));
+    }
+    if !o.caps.is_empty() {
+        p.set_capabilities(Some(add_caps(
+            p.capabilities().clone().unwrap_or_default(),
+            o.caps,
+        )?));
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = o.apparmor {
+        if !apparmor_enabled() {
+            bail!("--apparmor {profile}: AppArmor is not enabled on this host");
+        }
+        p.set_apparmor_profile(Some(profile.to_string()));
+    }
+    if let Some(label) = o.process_label {
+        // Without SELinux a label means nothing; runc ignores it too.
+        crate::logging::debug(format!(
+            "--process-label {label}: SELinux labels are not applied"
+        ));
+    }
+    Ok((p, lookup))
+}
+
+/// `--cap` adds to the bounding, effective and permitted sets, and to the
+/// inheritable and ambient ones when the container uses those (an ambient
+/// capability must also be inheritable), as runc does.
+fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilities> {
+    let mut add: Vec<Capability> = Vec::new();
+    for n in names {
+        let name = if n.to_ascii_uppercase().starts_with("CAP_") {
+            n.to_ascii_uppercase()
+        } else {
+            format!("CAP_{}", n.to_ascii_uppercase())
+        };
+        let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
+            .map_err(|_| anyhow::anyhow!("--cap {n}: unknown capability"))?;
+        add.push(cap);
+    }
+    let grow = |set: &Option<Capabilities>| -> Option<Capabilities> {
+        let mut s = set.clone().unwrap_or_default();
+        s.extend(add.iter().copied());
+        Some(s)
+    };
+    c.set_bounding(grow(c.bounding()));
+    c.set_effective(grow(c.effective()));
+    c.set_permitted(grow(c.permitted()));
+    if c.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+        c.set_inheritable(grow(c.inheritable()));
+        c.set_ambient(grow(c.ambient()));
+    }
+    Ok(c)
+}
+
+/// `--cgroup path`: a cgroup below the container's (the path must stay
+/// inside it).
+fn sub_cgroup(base: &Path, sub: &str) -> Result<std::path::PathBuf> {
+    let sub = sub.rsplit_once(':').map_or(sub, |(_, p)| p);
+    let rel = Path::new(sub.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        bail!("--cgroup {sub}: must be a path below the container's cgroup");
+    }
+    Ok(base.join(rel))
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}

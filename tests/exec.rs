@@ -528,3 +528,39 @@ fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
     }
     panic!("no fd on the console socket");
 }
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let env = TestEnv::new("exec_subcg");
+    let (id, _b, _) = running(&env);
+    if !is_vzrun() {
+        return;
+    }
+    // A sub-cgroup that does not exist is refused (it would outlive the
+    // container)...
+    let o = exec(&env, &id, &["--cgroup", "sub", "--", "true"]);
+    assert_eq!(o.code, 255, "{o}");
+    assert!(o.stderr.contains("no such cgroup"), "{o}");
+    // ...one that exists is joined.
+    let dirs = cgroup_dirs(&id);
+    for d in &dirs {
+        fs::create_dir(d.join("sub")).unwrap();
+    }
+    let pidfile = env.tmp.join("sub.pid");
+    let pf = pidfile.display().to_string();
+    let o = exec(&env, &id, &["--cgroup", "sub", "--detach", "--pid-file", &pf, "--", "sleep", "100"]);
+    assert_eq!(o.code, 0, "{o}");
+    let pid: i32 = fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    env.track_pid(pid);
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    // SAFETY: killing the process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let line = cg.lines().find(|l| l.split(':').nth(1) == Some("pids")).unwrap();
+    assert!(line.ends_with(&format!("/vzrun-test/{id}/sub")), "{cg}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for d in &dirs {
+        while fs::remove_dir(d.join("sub")).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

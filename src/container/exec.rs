@@ -65,7 +65,15 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     pp.user_lookup = user_lookup;
     let plan = spec::exec_plan(&state, pp)?;
     let cgroup_path = match o.cgroup {
-        Some(sub) => sub_cgroup(&state.cgroup_path, sub)?,
+        Some(sub) => {
+            let path = sub_cgroup(&state.cgroup_path, sub)?;
+            // It must exist: one made here would outlive the container and
+            // keep its cgroup from being removed.
+            if !crate::cgroups::probe(&path).0 {
+                bail!("container {id}: --cgroup {sub}: no such cgroup below the container's");
+            }
+            path
+        }
         None => state.cgroup_path.clone(),
     };
 

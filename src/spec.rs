@@ -36,6 +36,8 @@ pub struct Plan {
     pub process: Option<ProcessPlan>,
     pub sysctls: Vec<(String, String)>,
     pub cgroup_path: PathBuf,
+    /// `linux.seccomp`, compiled; the init and exec'd processes load it.
+    pub seccomp: Option<crate::linux::seccomp::Filter>,
 }
 
 /// What the container's process needs beyond the raw spec: capabilities
@@ -194,7 +196,12 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         );
     }
 
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(crate::linux::seccomp::compile(s)?),
+        None => None,
+    };
     Ok(Plan {
+        seccomp,
         id: id.to_string(),
         bundle,
         readonly_root: root.readonly().unwrap_or(false),
@@ -293,7 +300,13 @@ pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Pl
     }
     ns.join
         .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+    // An exec'd process gets the container's seccomp profile.
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(crate::linux::seccomp::compile(s)?),
+        None => None,
+    };
     Ok(Plan {
+        seccomp,
         id: state.id.clone(),
         bundle: state.bundle.clone(),
         spec: state.config.clone(),

@@ -63,6 +63,10 @@ pub struct State {
     /// neither removed nor emptied at delete.
     #[serde(default = "yes")]
     pub cgroup_owned: bool,
+    /// Whether the container has a session keyring of its own (no
+    /// `--no-new-keyring`); exec'd processes then join it too.
+    #[serde(default = "yes")]
+    pub new_keyring: bool,
     pub config: Spec,
 }
 

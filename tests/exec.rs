@@ -548,14 +548,34 @@ fn exec_into_a_sub_cgroup() {
     }
     let pidfile = env.tmp.join("sub.pid");
     let pf = pidfile.display().to_string();
-    let o = exec(&env, &id, &["--cgroup", "sub", "--detach", "--pid-file", &pf, "--", "sleep", "100"]);
+    let o = exec(
+        &env,
+        &id,
+        &[
+            "--cgroup",
+            "sub",
+            "--detach",
+            "--pid-file",
+            &pf,
+            "--",
+            "sleep",
+            "100",
+        ],
+    );
     assert_eq!(o.code, 0, "{o}");
-    let pid: i32 = fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     env.track_pid(pid);
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     // SAFETY: killing the process this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let line = cg.lines().find(|l| l.split(':').nth(1) == Some("pids")).unwrap();
+    let line = cg
+        .lines()
+        .find(|l| l.split(':').nth(1) == Some("pids"))
+        .unwrap();
     assert!(line.ends_with(&format!("/vzrun-test/{id}/sub")), "{cg}");
     let deadline = Instant::now() + Duration::from_secs(10);
     for d in &dirs {
@@ -563,4 +583,53 @@ fn exec_into_a_sub_cgroup() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+#[test]
+fn exec_keeps_the_containers_settings_runc_keeps() {
+    let env = TestEnv::new("exec_keeps");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    let marks = env.mkdir("marks");
+    b.bind(&marks, "/marks", false);
+    b.config_mut()["process"]["oomScoreAdj"] = json!(123);
+    b.config_mut()["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+    b.config_mut()["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo x >> /marks/start-hooks"]}]});
+    b.set_args(&["sleep", "1000"]);
+    env.run_out(&id, &b, &["--detach"]).assert_ok();
+    let o = exec(
+        &env,
+        &id,
+        &[
+            "-u",
+            "1000",
+            "--cap",
+            "CAP_NET_ADMIN",
+            "--",
+            "sh",
+            "-c",
+            "id -g; cat /proc/self/oom_score_adj; grep CapAmb /proc/self/status",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "0",
+        "-u without a gid keeps the config's gid: {o}"
+    );
+    assert_eq!(
+        lines[1], "123",
+        "the container's oomScoreAdj, not the caller's: {o}"
+    );
+    let amb = u64::from_str_radix(lines[2].split_whitespace().last().unwrap(), 16).unwrap();
+    assert_eq!(amb & (1 << 12), 0, "--cap never becomes ambient: {o}");
+    // startContainer hooks ran once, at start, not again for exec.
+    assert_eq!(
+        fs::read_to_string(marks.join("start-hooks")).unwrap(),
+        "x\n"
+    );
+    // The caller's stdout file was not handed to the exec user.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&o.stdout_path).unwrap().uid(), 0);
 }

@@ -61,6 +61,12 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         bail!("container {id}: --systemd-cgroup is not supported yet");
     }
     let plan = spec::load(o.bundle, id)?;
+    if let Some(f) = &plan.seccomp {
+        crate::logging::debug(format!(
+            "container {id}: seccomp filter of {} instructions",
+            f.instructions()
+        ));
+    }
     let terminal = plan
         .process
         .as_ref()
@@ -96,6 +102,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         owner: String::new(),
         cgroup_path: plan.cgroup_path.clone(),
         cgroup_owned: !cgroup_exists,
+        new_keyring: !o.no_new_keyring,
         config: plan.spec.clone(),
     };
     let mut l = Launching {

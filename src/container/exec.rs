@@ -98,12 +98,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 console,
                 no_pivot: false,
                 preserve_fds: o.preserve_fds,
-                new_keyring: false,
+                new_keyring: state.new_keyring,
                 runtime_fds: Vec::new(),
             },
             &mut started,
         )?;
         Cgroup::new(&cgroup_path, id)?.join(pid)?;
+        // Not the caller's (a shim's is near -1000): the process's own, as
+        // the container's init got it.
+        if let Some(adj) = process.oom_score_adj() {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
+        }
         chan.send(&ToInit::Continue)
             .context("start the exec process")?;
         let pid = launch::until_ready(&chan, &plan, pid, &mut started, &mut |_| {
@@ -129,17 +135,25 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             return Err(e.context(format!("exec in container {id}")));
         }
     };
-    if let Some(f) = o.pid_file {
-        write_pid_file(f, pid)?;
+    let after_start = (|| -> Result<i32> {
+        if let Some(f) = o.pid_file {
+            write_pid_file(f, pid)?;
+        }
+        if o.detach {
+            return Ok(0);
+        }
+        let pty = match &pty_socket {
+            Some(s) => Some(tty::recv_fd(s)?),
+            None => None,
+        };
+        foreground::wait(pid, &signals, pty)
+    })();
+    if after_start.is_err() {
+        // Nobody would know about a process whose exec was reported failed.
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
     }
-    if o.detach {
-        return Ok(0);
-    }
-    let pty = match &pty_socket {
-        Some(s) => Some(tty::recv_fd(s)?),
-        None => None,
-    };
-    foreground::wait(pid, &signals, pty)
+    after_start.with_context(|| format!("exec in container {id}"))
 }
 
 /// The process to run: `--process` as given, or the container's process
@@ -189,7 +203,6 @@ fn build_process(
         match (user.parse::<u32>(), group.map(|g| g.parse::<u32>())) {
             (Ok(uid), None) => {
                 p.user_mut().set_uid(uid);
-                p.user_mut().set_gid(0);
             }
             (Ok(uid), Some(Ok(gid))) => {
                 p.user_mut().set_uid(uid);
@@ -197,7 +210,6 @@ fn build_process(
             }
             _ => lookup = Some(u.to_string()),
         }
-        p.user_mut().set_additional_gids(None);
     }
     if !o.additional_gids.is_empty() {
         let mut g = p.user().additional_gids().clone().unwrap_or_default();
@@ -228,9 +240,9 @@ fn build_process(
     Ok((p, lookup))
 }
 
-/// `--cap` adds to the bounding, effective and permitted sets, and to the
-/// inheritable and ambient ones when the container uses those (an ambient
-/// capability must also be inheritable), as runc does.
+/// `--cap` adds to the bounding, effective and permitted sets only: made
+/// inheritable or ambient it would survive into every program the process
+/// runs (CVE-2022-29162), as runc learned.
 fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilities> {
     let mut add: Vec<Capability> = Vec::new();
     for n in names {
@@ -251,10 +263,6 @@ fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilit
     c.set_bounding(grow(c.bounding()));
     c.set_effective(grow(c.effective()));
     c.set_permitted(grow(c.permitted()));
-    if c.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
-        c.set_inheritable(grow(c.inheritable()));
-        c.set_ambient(grow(c.ambient()));
-    }
     Ok(c)
 }
 

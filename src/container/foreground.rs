@@ -72,42 +72,71 @@ pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
     let sfd = signals.signalfd()?;
     let _raw = pty.as_ref().map(|m| {
         tty::copy_window_size(m);
+        // Input goes to the pty without blocking: a container that does
+        // not read its input must not stop us from draining its output
+        // (or from hearing signals).
+        let _ = nix::fcntl::fcntl(
+            m.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
         tty::RawMode::enter()
     });
     let mut stdin_open = pty.is_some();
     let mut master_open = pty.is_some();
+    // Input read but not yet taken by the pty.
+    let mut pending: Vec<u8> = Vec::new();
     let mut status = reap(pid);
     while status.is_none() {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         let stdin = std::io::stdin();
-        if stdin_open {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let poll_stdin = stdin_open && pending.is_empty();
+        if poll_stdin {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
         if let (true, Some(m)) = (master_open, &pty) {
-            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+            let mut ev = PollFlags::POLLIN;
+            if !pending.is_empty() {
+                ev |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(m.as_fd(), ev));
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             r => r.context("poll")?,
         };
-        let ready: Vec<bool> = fds
+        let ready: Vec<PollFlags> = fds
             .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .map(|f| f.revents().unwrap_or(PollFlags::empty()))
             .collect();
         drop(fds);
         let mut k = 1;
-        if stdin_open {
-            if ready[k] {
-                let m = pty.as_ref().expect("stdin is only polled with a pty");
-                stdin_open = copy(0, m.as_raw_fd());
+        if poll_stdin {
+            if !ready[k].is_empty() {
+                let mut buf = [0u8; 8192];
+                match nix::unistd::read(0, &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                }
             }
             k += 1;
         }
-        if master_open && ready[k] {
-            let m = pty.as_ref().expect("master is polled");
-            master_open = copy(m.as_raw_fd(), 1);
+        if let (true, Some(m)) = (master_open, &pty) {
+            let r = ready[k];
+            if !pending.is_empty() {
+                // SAFETY: writing bytes from our buffer to the pty master.
+                let w =
+                    unsafe { libc::write(m.as_raw_fd(), pending.as_ptr().cast(), pending.len()) };
+                if w > 0 {
+                    pending.drain(..w as usize);
+                } else if Errno::last() != Errno::EAGAIN && Errno::last() != Errno::EINTR {
+                    pending.clear();
+                }
+            }
+            if r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                master_open = copy(m.as_raw_fd(), 1);
+            }
         }
-        if ready[0] {
+        if !ready[0].is_empty() {
             match read_signal(&sfd) {
                 Some(libc::SIGCHLD) => status = reap(pid),
                 Some(libc::SIGWINCH) if pty.is_some() => {
@@ -123,10 +152,6 @@ pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
     }
     // What the process wrote just before it ended is still in the pty.
     if let (true, Some(m)) = (master_open, &pty) {
-        let _ = nix::fcntl::fcntl(
-            m.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
         while copy(m.as_raw_fd(), 1) {}
     }
     Ok(status.expect("loop ends with a status"))

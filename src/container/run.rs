@@ -35,9 +35,14 @@ pub fn run(o: &RunOpts) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
-    let pty = match &c.pty_socket {
-        Some(s) => Some(tty::recv_fd(s)?),
-        None => None,
+    let pty = match c.pty_socket.as_ref().map(tty::recv_fd).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(state.pid), None);
+            let _ = super::destroy(c.dir, &state);
+            return Err(e);
+        }
     };
     // Other commands (kill, delete --force) must be able to act on the
     // container while we wait.

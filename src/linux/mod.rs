@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod tty;
 pub mod user;
 
@@ -45,6 +46,7 @@ pub enum Step {
     Rlimit,
     NoNewPrivileges,
     Capabilities,
+    Seccomp,
     SetUser,
     Chdir,
     Hook,
@@ -78,6 +80,7 @@ impl Step {
             Step::Rlimit => "set rlimit",
             Step::NoNewPrivileges => "set no_new_privs",
             Step::Capabilities => "set capabilities",
+            Step::Seccomp => "load seccomp filter",
             Step::SetUser => "set user",
             Step::Chdir => "chdir to process.cwd",
             Step::Hook => "run hook",

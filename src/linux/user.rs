@@ -22,9 +22,10 @@ pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
 }
 
 /// A non-root process must be able to reopen its own stdio (programs log to
-/// `/dev/stdout`): hand fds 0-2 to the user, as runc does. `/dev/null` and
-/// descriptors we may not change are left alone.
-pub fn fix_stdio_owner(uid: u32, gid: u32) {
+/// `/dev/stdout`): hand the pipes and sockets among fds 0-2 to the user
+/// (uid only), as runc does, and the pty the container got (`own_tty`).
+/// The caller's terminals and files stay as they are.
+pub fn fix_stdio_owner(uid: u32, own_tty: bool) {
     if uid == 0 {
         return;
     }
@@ -32,13 +33,14 @@ pub fn fix_stdio_owner(uid: u32, gid: u32) {
         let Ok(st) = nix::sys::stat::fstat(fd) else {
             continue;
         };
-        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
-            && st.st_rdev == nix::sys::stat::makedev(1, 3);
-        if is_null || st.st_uid == uid {
+        let kind = st.st_mode & libc::S_IFMT;
+        let ours =
+            kind == libc::S_IFIFO || kind == libc::S_IFSOCK || (own_tty && kind == libc::S_IFCHR);
+        if !ours || st.st_uid == uid {
             continue;
         }
         // SAFETY: fchown on an integer descriptor; failures are ignored.
-        unsafe { libc::fchown(fd, uid, gid) };
+        unsafe { libc::fchown(fd, uid, u32::MAX) };
     }
 }
 

@@ -91,11 +91,18 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     // not stay blocked; ignored ones (SIGPIPE) stay ignored until execve, so
     // a hook that does not read its stdin cannot kill the init.
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // No process of the container may open our /proc entries (the
+    // runtime's binary among them) or ptrace us. An exec'd process enters a
+    // container whose processes already run, so it hides before it joins;
+    // a new container's init first writes its own /proc files (time
+    // offsets), which non-dumpable would hand to the host's root, and no
+    // other process can reach it before then.
+    if ctx.role == Role::Exec {
+        set_dumpable(false);
+    }
     if !enter_namespaces(ctx)? {
         return Ok(None);
     }
-    // From here on no other process may open our /proc entries (the
-    // runtime's binary among them) or ptrace us.
     set_dumpable(false);
     if plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -104,6 +111,11 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
             .at(Step::BecomeRoot, "uid 0")?;
     }
     setsid().at(Step::Console, "setsid")?;
+    // The container's own session keyring (an exec'd process joins the
+    // container's, by its name), so it never sees the caller's keys.
+    if ctx.new_keyring {
+        join_session_keyring(&plan.id)?;
+    }
     if ctx.role == Role::Init {
         container(ctx)?;
     }
@@ -123,6 +135,15 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         tty::setup_console(socket, size, ctx.role == Role::Init)?;
+    }
+    // Without no_new_privs the kernel only takes a filter from a process
+    // with CAP_SYS_ADMIN: load it while we still have it, before the user
+    // and capabilities are switched (runc's order). With no_new_privs it
+    // is the last step before execve, so a profile need not allow the
+    // runtime's own setup.
+    let nnp = pp.process.no_new_privileges().unwrap_or(false);
+    if let (Some(f), false) = (&plan.seccomp, nnp) {
+        f.load()?;
     }
     Ok(Some(Ok(process(pp)?)))
 }
@@ -182,9 +203,6 @@ fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
 fn container(ctx: &InitContext) -> SetupResult<()> {
     let plan = ctx.plan;
     let ns = &plan.namespaces;
-    if ctx.new_keyring {
-        join_session_keyring(&plan.id)?;
-    }
     nix::sys::stat::umask(Mode::empty());
 
     if let Some(h) = plan.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -302,7 +320,7 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
     // As root, the cwd can be reached even when the user could not reach
     // it (a 0700 directory); runc tries it this way first too.
     let cwd_as_root = nix::unistd::chdir(p.cwd()).is_ok();
-    user::fix_stdio_owner(uid, gid);
+    user::fix_stdio_owner(uid, p.terminal().unwrap_or(false));
     user::switch(uid, gid, &groups)?;
     if let Some(c) = &pp.caps {
         capabilities::keep_caps(false)?;
@@ -404,12 +422,15 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
         Ok(l) => l,
         Err(e) => return e,
     };
+    // startContainer hooks belong to the container's start, not to exec.
+    let init = ctx.role == Role::Init;
     if let Some(h) = ctx
         .plan
         .spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().clone())
+        && init
         && let Err(e) = hooks::run_all("startContainer", &h, state.as_bytes())
     {
         return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
@@ -422,6 +443,11 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
     }
     cloexec_from(3 + ctx.preserve_fds);
     reset_signals();
+    if let (Some(f), true) = (&ctx.plan.seccomp, launch.no_new_privs)
+        && let Err(e) = f.load()
+    {
+        return e;
+    }
     let e = nix::unistd::execve(&launch.path, &launch.argv, &launch.envp).unwrap_err();
     SetupError::new(Step::Exec, launch.path.to_string_lossy()).errno(e)
 }

@@ -7,6 +7,8 @@ need=""
 # busybox-static: test and demo root filesystems; runc: the reference the
 # integration comparison runs against.
 command -v runc >/dev/null 2>&1 || need="$need runc"
+# gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
+[ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
 [ -x /usr/bin/busybox ] && /usr/bin/busybox --list >/dev/null 2>&1 && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic' || need="$need busybox-static"
 
 if [ -n "$need" ]; then

@@ -188,3 +188,48 @@ fn bad_profiles_are_refused() {
         env.assert_no_leftovers(&id);
     }
 }
+
+/// Builds the i386 probe into the rootfs (gcc-multilib; `make test`
+/// installs it).
+fn i386_probe(b: &Bundle) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/i386_syscalls.c");
+    let out = std::process::Command::new("gcc")
+        .args(["-m32", "-static", "-o"])
+        .arg(b.rootfs.join("probe32"))
+        .arg(&src)
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc -m32 -static failed (is gcc-multilib installed?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn i386_abi_is_filtered_too() {
+    let env = TestEnv::new("seccomp_i386");
+    // Listed: i386 syscalls get the profile, by their i386 numbers.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    i386_probe(&b);
+    with_profile(&mut b, deny_mkdir());
+    b.set_args(&["/probe32"]);
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("mkdir=-1\n"),
+        "mkdir through int 0x80 gets EPERM: {out}"
+    );
+    assert!(out.contains("getppid=ok"), "{out}");
+    // Not listed: any i386 syscall kills the process (SIGSYS).
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    i386_probe(&b);
+    let mut p = deny_mkdir();
+    p["architectures"] = json!(["SCMP_ARCH_X86_64"]);
+    with_profile(&mut b, p);
+    b.set_args(&["/probe32"]);
+    let (code, out, _) = env.run_fg(&id, &b);
+    assert_eq!(code, 128 + libc::SIGSYS, "{out}");
+}

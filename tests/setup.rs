@@ -269,3 +269,66 @@ fn container_mounts_do_not_reach_a_shared_host_mount() {
         );
     }
 }
+
+#[test]
+fn cwd_through_a_host_descriptor_is_refused() {
+    // CVE-2024-21626: a host directory descriptor reaching the container
+    // must not become its cwd.
+    let env = TestEnv::new("cwd_fd");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["process"]["cwd"] = json!("/proc/self/fd/3");
+    b.set_sh("pwd; ls");
+    b.write();
+    env.track_id(&id);
+    let host = env.mkdir("host-secret");
+    fs::write(host.join("secret"), "x").unwrap();
+    let script = format!(
+        "exec 3<{h}; exec {rt} --root {root} run --preserve-fds 1 --bundle {b} {id}",
+        h = host.display(),
+        rt = runtime().display(),
+        root = env.root.display(),
+        b = b.path(),
+    );
+    let o = run_cmd(
+        Path::new("/bin/sh"),
+        &["-c".to_string(), script],
+        &env.tmp.join("out"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        !o.stdout.contains("secret"),
+        "the host directory was reachable: {o}"
+    );
+    if is_vzrun() {
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("process.cwd /proc/self/fd/3"), "{o}");
+    }
+    env.assert_no_leftovers(&id);
+
+    // The same through exec, whose cwd is not created in the rootfs first.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.run_out(&id, &b, &["--detach"]).assert_ok();
+    let script = format!(
+        "exec 3<{h}; exec {rt} --root {root} exec --preserve-fds 1 --cwd /proc/self/fd/3 {id} sh -c 'pwd; ls'",
+        h = host.display(),
+        rt = runtime().display(),
+        root = env.root.display(),
+    );
+    let o = run_cmd(
+        Path::new("/bin/sh"),
+        &["-c".to_string(), script],
+        &env.tmp.join("out"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        !o.stdout.contains("secret"),
+        "the host directory was reachable: {o}"
+    );
+    assert_ne!(o.code, 0, "{o}");
+    if is_vzrun() {
+        assert!(o.stderr.contains("outside the container"), "{o}");
+    }
+}

@@ -329,6 +329,13 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
     if !cwd_as_root {
         nix::unistd::chdir(p.cwd()).at(Step::Chdir, p.cwd().display())?;
     }
+    // A cwd reached through a descriptor that points outside the
+    // container (`/proc/self/fd/N`, CVE-2024-21626) is not below our root:
+    // the kernel then reports the path as unreachable.
+    if nix::unistd::getcwd().is_err() {
+        return Err(SetupError::new(Step::Chdir, p.cwd().display())
+            .detail("the directory is outside the container's root"));
+    }
     nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
 
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();

@@ -243,6 +243,11 @@ fn check_hooks(h: &oci_spec::runtime::Hooks) -> Result<()> {
     Ok(())
 }
 
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
 /// Every 1.x version is accepted: the spec promises compatibility within a
 /// major version, and conformance tools write the newest minor.
 fn check_version(v: &str) -> Result<()> {
@@ -259,6 +264,16 @@ fn check_version(v: &str) -> Result<()> {
 pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must name the program to run");
+    }
+    // A profile that is asked for but cannot be applied must not be
+    // silently dropped; an SELinux label on a host without SELinux means
+    // nothing and is ignored, as runc does.
+    if let Some(profile) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty())
+        && !apparmor_enabled()
+    {
+        bail!(
+            "process.apparmorProfile: {profile:?} is set but AppArmor is not enabled on this host"
+        );
     }
     if !p.cwd().is_absolute() {
         bail!("process.cwd: {:?} must be an absolute path", p.cwd());

@@ -468,3 +468,46 @@ fn network_namespace_has_only_loopback() {
     let ifs: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(ifs, ["lo"], "{out}");
 }
+
+#[test]
+fn kernel_filesystems_get_safe_flags() {
+    // proc and sysfs without options: nosuid, nodev, noexec, and sysfs
+    // read-only unless "rw" is asked for (runc's defaults).
+    let env = TestEnv::new("kernfs_flags");
+    let out = run_sh(&env, "grep -E ' /(proc|sys) ' /proc/mounts", |b| {
+        for m in b.config_mut()["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/proc" || m["destination"] == "/sys" {
+                m.as_object_mut().unwrap().remove("options");
+            }
+        }
+    });
+    for line in out.lines() {
+        let opts = line.split(' ').nth(3).unwrap();
+        for f in ["nosuid", "nodev", "noexec"] {
+            assert!(opts.split(',').any(|o| o == f), "{f} missing: {line}");
+        }
+        if line.contains(" /sys ") && is_vzrun() {
+            assert!(opts.starts_with("ro"), "sysfs read-only: {line}");
+        }
+    }
+}
+
+#[test]
+fn lsm_labels_without_the_lsm() {
+    // This host has neither AppArmor nor SELinux enabled.
+    let env = TestEnv::new("lsm_absent");
+    assert!(!std::path::Path::new("/sys/fs/selinux/enforce").exists());
+    let out = run_sh(&env, "echo labelled-ok", |b| {
+        b.config_mut()["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    });
+    assert_eq!(out.trim(), "labelled-ok", "an SELinux label is ignored");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["process"]["apparmorProfile"] = json!("vzrun-default");
+    let o = env.create_out(&id, &b, &[]);
+    if is_vzrun() {
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("AppArmor is not enabled"), "{o}");
+        env.assert_no_leftovers(&id);
+    }
+}

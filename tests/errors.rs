@@ -334,3 +334,22 @@ fn domainname_without_uts_namespace_is_refused() {
     );
     env.assert_no_leftovers(&id);
 }
+
+#[test]
+fn masking_never_uses_a_fake_dev_null() {
+    // CVE-2025-31133: if /dev/null is not the null device, binding it over
+    // a masked path would expose (or let the container write) what the
+    // mask hides. Here /dev/null is configured as /dev/zero.
+    let env = TestEnv::new("err_fake_null");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["devices"] =
+        json!([{"path": "/dev/null", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]);
+    b.set_args(&["true"]);
+    let o = env.create_out(&id, &b, &[]);
+    if is_vzrun() {
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("not the null device"), "{o}");
+        env.assert_no_leftovers(&id);
+    }
+}

@@ -226,7 +226,7 @@ fn build_process(
         p.set_no_new_privileges(Some(true));
     }
     if let Some(profile) = o.apparmor {
-        if !apparmor_enabled() {
+        if !spec::apparmor_enabled() {
             bail!("--apparmor {profile}: AppArmor is not enabled on this host");
         }
         p.set_apparmor_profile(Some(profile.to_string()));
@@ -278,9 +278,4 @@ fn sub_cgroup(base: &Path, sub: &str) -> Result<std::path::PathBuf> {
         bail!("--cgroup {sub}: must be a path below the container's cgroup");
     }
     Ok(base.join(rel))
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y")
 }

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod devices;
 pub mod fs;
 pub mod hooks;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod rlimits;
@@ -47,6 +48,7 @@ pub enum Step {
     NoNewPrivileges,
     Capabilities,
     Seccomp,
+    Lsm,
     SetUser,
     Chdir,
     Hook,
@@ -81,6 +83,7 @@ impl Step {
             Step::NoNewPrivileges => "set no_new_privs",
             Step::Capabilities => "set capabilities",
             Step::Seccomp => "load seccomp filter",
+            Step::Lsm => "set",
             Step::SetUser => "set user",
             Step::Chdir => "chdir to process.cwd",
             Step::Hook => "run hook",

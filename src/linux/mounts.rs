@@ -56,6 +56,15 @@ impl MountPlan {
             }
         }
         let typ = m.typ().clone().unwrap_or_default();
+        // Kernel interfaces never need suid, devices or executables; sysfs
+        // is read-only unless the config asks for "rw" (runc's defaults).
+        if typ == "proc" || typ == "sysfs" {
+            flags |= MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
+        }
+        let explicit_rw = m.options().iter().flatten().any(|o| o == "rw");
+        if typ == "sysfs" && !explicit_rw {
+            flags |= MsFlags::MS_RDONLY;
+        }
         let bind = flags.contains(MsFlags::MS_BIND) || typ == "bind";
         if bind {
             flags |= MsFlags::MS_BIND;

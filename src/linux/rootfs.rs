@@ -173,8 +173,9 @@ pub fn mask(path: &str) -> SetupResult<()> {
             None::<&str>,
         )
     } else {
+        let null = verified_dev_null()?;
         mount(
-            Some("/dev/null"),
+            Some(fs::fd_path(&null).as_str()),
             target.as_str(),
             None::<&str>,
             MsFlags::MS_BIND,
@@ -182,6 +183,21 @@ pub fn mask(path: &str) -> SetupResult<()> {
         )
     }
     .at(Step::MaskPath, path)
+}
+
+/// The container's `/dev/null`, checked to be the real device (char 1:3)
+/// and not something put in its place (CVE-2025-31133): binding anything
+/// else over a masked path would unmask it.
+fn verified_dev_null() -> SetupResult<OwnedFd> {
+    let root = root_fd()?;
+    let fd = fs::open_in_root(root.as_fd(), Path::new("/dev/null"), OFlag::O_PATH)
+        .at(Step::MaskPath, "/dev/null")?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).at(Step::MaskPath, "/dev/null")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+        return Err(super::SetupError::new(Step::MaskPath, "/dev/null")
+            .detail("is not the null device; refusing to mask with it"));
+    }
+    Ok(fd)
 }
 
 /// Makes a path read-only by binding it onto itself and remounting.

@@ -442,6 +442,13 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
     {
         return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
     }
+    let p = ctx.plan.process.as_ref().map(|pp| &pp.process);
+    if let Err(e) = crate::linux::lsm::apply(
+        p.and_then(|p| p.apparmor_profile().as_deref()),
+        p.and_then(|p| p.selinux_label().as_deref()),
+    ) {
+        return e;
+    }
     if launch.no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {

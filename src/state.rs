@@ -291,16 +291,16 @@ pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
     Some((start, state != "Z" && state != "X"))
 }
 
+/// Whether `pid` still runs the runtime's binary: compared by inode, since
+/// the init's view of the path (a bind mount in another mount namespace)
+/// is not ours.
 fn runs_own_binary(pid: i32) -> bool {
-    let strip = |p: PathBuf| {
-        let s = p.to_string_lossy().into_owned();
-        s.strip_suffix(" (deleted)").map(String::from).unwrap_or(s)
-    };
+    use std::os::unix::fs::MetadataExt;
     match (
-        std::fs::read_link(format!("/proc/{pid}/exe")),
-        std::fs::read_link("/proc/self/exe"),
+        std::fs::metadata(format!("/proc/{pid}/exe")),
+        std::fs::metadata("/proc/self/exe"),
     ) {
-        (Ok(theirs), Ok(ours)) => strip(theirs) == strip(ours),
+        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
         // Unreadable: trust what was recorded.
         _ => true,
     }

@@ -114,6 +114,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         <Cli as clap::CommandFactory>::command().print_help()?;
         return Ok(0);
     };
+    // Commands whose code runs inside a container run from a sealed copy
+    // of the binary (CVE-2019-5736).
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        crate::process::sealed::ensure()?;
+    }
     if let Some(r) = &g.rootless
         && !matches!(r.as_str(), "true" | "false" | "auto")
     {

@@ -44,7 +44,7 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> SetupResult<OwnedFd> {
 }
 
 /// Makes the mount that contains `path` private if it is shared.
-fn make_parent_private(path: &Path) -> SetupResult<()> {
+pub fn make_parent_private(path: &Path) -> SetupResult<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .at(Step::RootPropagation, "/proc/self/mountinfo")?;
     let mut best: Option<(String, bool)> = None;

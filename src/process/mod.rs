@@ -3,5 +3,6 @@
 
 pub mod init;
 pub mod launch;
+pub mod sealed;
 pub mod spawn;
 pub mod sync;

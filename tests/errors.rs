@@ -301,11 +301,14 @@ fn cgroup_in_use_is_refused() {
     let b = env.new_id();
     let mut bb = env.bundle(&b);
     bb.config_mut()["linux"]["cgroupsPath"] = json!(format!("/vzrun-test/{a}"));
+    // runc 1.1 only warns and shares the cgroup (and would then remove it,
+    // with the first container's processes, at delete).
+    if !is_vzrun() {
+        return;
+    }
     let o = env.create_out(&b, &bb, &[]);
     assert_eq!(o.code, 1, "{o}");
-    if is_vzrun() {
-        assert!(o.stderr.contains("already has processes"), "{o}");
-    }
+    assert!(o.stderr.contains("already has processes"), "{o}");
     // The first container is untouched.
     assert_eq!(env.state(&a)["status"], "running");
     assert!(!env.root.join(&b).exists());
@@ -323,6 +326,10 @@ fn domainname_without_uts_namespace_is_refused() {
         .unwrap();
     ns.retain(|n| n["type"] != "uts");
     let before = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    // runc 1.1 accepts this config and renames the host's domain.
+    if !is_vzrun() {
+        return;
+    }
     let o = env.create_out(&id, &b, &[]);
     assert_eq!(o.code, 1, "{o}");
     if is_vzrun() {

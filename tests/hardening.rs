@@ -75,5 +75,8 @@ fn the_container_cannot_open_the_inits_exe() {
         "cat /proc/1/exe > /dev/null 2>&1 && echo readable || echo hidden",
     ]);
     assert_eq!(o.code, 0, "{o}");
-    assert_eq!(o.stdout.trim(), "hidden", "{o}");
+    // runc's init runs from a sealed copy of runc, which may be read.
+    if is_vzrun() {
+        assert_eq!(o.stdout.trim(), "hidden", "{o}");
+    }
 }

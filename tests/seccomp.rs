@@ -127,6 +127,11 @@ fn default_errno_with_an_allow_list() {
         }),
     );
     b.set_sh("echo allowed-ok; mkdir /tmp/q 2>&1; echo rc=$?");
+    // runc 1.1 runs its own setup syscalls (fstatfs, ...) under the filter,
+    // so a profile this small stops runc itself.
+    if !is_vzrun() {
+        return;
+    }
     let (code, out, err) = env.run_fg(&id, &b);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("allowed-ok"), "{out}");

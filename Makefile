@@ -33,6 +33,8 @@ demo: deps build
 	rm -rf $(DEMO)
 	hack/mkbundle.sh $(DEMO) vzrun-demo
 	cd $(DEMO) && $(CURDIR)/target/release/vzrun --root /run/vzrun-demo run vzrun-demo
+	@# the container's cgroup is gone; its parent /vzrun too once empty
+	@for d in /sys/fs/cgroup/*/vzrun; do [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; done; true
 
 clean:
 	$(CARGO) clean

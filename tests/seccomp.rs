@@ -238,3 +238,90 @@ fn i386_abi_is_filtered_too() {
     let (code, out, _) = env.run_fg(&id, &b);
     assert_eq!(code, 128 + libc::SIGSYS, "{out}");
 }
+
+#[test]
+fn notify_hands_the_listener_fd_and_state_to_the_agent() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let env = TestEnv::new("seccomp_notify");
+    let id = env.new_id();
+    let sock = env.tmp.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut b = env.bundle(&id);
+    with_profile(
+        &mut b,
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.display().to_string(),
+            "listenerMetadata": "hello-agent",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    b.set_sh("mkdir /tmp/n 2>&1; echo rc=$?");
+    // The agent: takes the fd and the state, then refuses every notified
+    // syscall with EPERM until the process is gone.
+    let agent = std::thread::spawn(move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        listener.set_nonblocking(false).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 8192];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel just gave us this descriptor.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let n = msg.bytes;
+        let payload: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let fd = fd.expect("a notification fd");
+        const RECV: libc::c_ulong = 0xc050_2100;
+        const SEND: libc::c_ulong = 0xc018_2101;
+        let mut answered = 0;
+        loop {
+            let mut pfd = [libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: polling one descriptor we own.
+            if unsafe { libc::poll(pfd.as_mut_ptr(), 1, 10_000) } <= 0
+                || pfd[0].revents & libc::POLLIN == 0
+            {
+                break;
+            }
+            let mut req = [0u8; 80];
+            // SAFETY: SECCOMP_IOCTL_NOTIF_RECV fills a zeroed seccomp_notif.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), RECV, req.as_mut_ptr()) } != 0 {
+                break;
+            }
+            let mut resp = [0u8; 24];
+            resp[0..8].copy_from_slice(&req[0..8]);
+            resp[16..20].copy_from_slice(&(-libc::EPERM).to_le_bytes());
+            // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads a seccomp_notif_resp.
+            unsafe { libc::ioctl(fd.as_raw_fd(), SEND, resp.as_ptr()) };
+            answered += 1;
+        }
+        (payload, answered)
+    });
+    let (code, out, err) = env.run_fg(&id, &b);
+    let (payload, answered) = agent.join().unwrap();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("rc=1"),
+        "{out}"
+    );
+    assert!(answered >= 1);
+    assert_eq!(payload["fds"], json!(["seccompFd"]), "{payload}");
+    assert_eq!(payload["metadata"], "hello-agent", "{payload}");
+    assert_eq!(payload["state"]["id"], json!(id), "{payload}");
+    assert!(payload["pid"].as_i64().unwrap_or(0) > 0, "{payload}");
+}

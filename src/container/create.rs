@@ -183,6 +183,7 @@ fn build(
             preserve_fds: o.preserve_fds,
             new_keyring: !o.no_new_keyring,
             runtime_fds: vec![dir.raw_fd()],
+            seccomp_listener: launch::seccomp_listener(plan)?,
         },
         &mut l.started,
     )?;

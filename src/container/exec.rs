@@ -100,6 +100,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 preserve_fds: o.preserve_fds,
                 new_keyring: state.new_keyring,
                 runtime_fds: Vec::new(),
+                seccomp_listener: launch::seccomp_listener(&plan)?,
             },
             &mut started,
         )?;
@@ -115,9 +116,13 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         let pid = launch::until_ready(&chan, &plan, pid, &mut started, &mut |_| {
             bail!("internal: an exec process asked for create hooks")
         })?;
-        chan.send(&ToInit::Start {
-            state: String::new(),
-        })?;
+        // The exec'd process's state, for a seccomp agent.
+        let exec_state = state::State {
+            pid,
+            ..state.clone()
+        };
+        let hook_state = super::saved_hook_state(&exec_state, Status::Running);
+        chan.send(&ToInit::Start { state: hook_state })?;
         match chan.recv::<ToParent>()? {
             None => {}
             Some(ToParent::Failed(e)) => return Err(e.into()),

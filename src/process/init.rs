@@ -52,11 +52,14 @@ pub struct InitContext<'a> {
     /// directory's carries the container's flock, which would otherwise be
     /// held for as long as the init lives.
     pub runtime_fds: Vec<std::os::fd::RawFd>,
+    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// Everything execve needs, prepared before the init reports Ready, so that
 /// a missing executable fails `create`, not `start`.
 struct Launch {
+    /// The seccomp user-notification fd, when the filter was loaded early.
+    notify_fd: Option<OwnedFd>,
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -142,10 +145,13 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     // is the last step before execve, so a profile need not allow the
     // runtime's own setup.
     let nnp = pp.process.no_new_privileges().unwrap_or(false);
+    let mut notify_fd = None;
     if let (Some(f), false) = (&plan.seccomp, nnp) {
-        f.load()?;
+        notify_fd = f.load()?;
     }
-    Ok(Some(Ok(process(pp)?)))
+    let mut launch = process(pp)?;
+    launch.notify_fd = notify_fd;
+    Ok(Some(Ok(launch)))
 }
 
 /// Enters the namespaces the clone did not create. Returns false in a first
@@ -349,6 +355,7 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
             .map_err(|_| SetupError::new(Step::Process, "").detail("NUL byte in args or env"))
     };
     Ok(Launch {
+        notify_fd: None,
         path: cstr(path.as_bytes())?,
         argv: args
             .iter()
@@ -457,13 +464,54 @@ fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> S
     }
     cloexec_from(3 + ctx.preserve_fds);
     reset_signals();
-    if let (Some(f), true) = (&ctx.plan.seccomp, launch.no_new_privs)
-        && let Err(e) = f.load()
+    let mut notify_fd = launch.notify_fd;
+    if let (Some(f), true) = (&ctx.plan.seccomp, launch.no_new_privs) {
+        match f.load() {
+            Ok(fd) => notify_fd = fd,
+            Err(e) => return e,
+        }
+    }
+    if let (Some(fd), Some(sock)) = (&notify_fd, &ctx.seccomp_listener)
+        && let Err(e) = send_to_listener(ctx, sock, fd, state)
     {
         return e;
     }
+    drop(notify_fd);
     let e = nix::unistd::execve(&launch.path, &launch.argv, &launch.envp).unwrap_err();
     SetupError::new(Step::Exec, launch.path.to_string_lossy()).errno(e)
+}
+
+/// Hands the user-notification fd to the seccomp agent with the container's
+/// process state, as the runtime-spec's `listenerPath` describes.
+fn send_to_listener(
+    ctx: &InitContext,
+    sock: &OwnedFd,
+    fd: &OwnedFd,
+    state: &str,
+) -> SetupResult<()> {
+    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let metadata = ctx
+        .plan
+        .seccomp
+        .as_ref()
+        .and_then(|f| f.notify.as_ref())
+        .and_then(|n| n.metadata.clone());
+    let mut msg = serde_json::json!({
+        "ociVersion": crate::spec::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": state["pid"],
+        "state": state,
+    });
+    if let Some(m) = metadata {
+        msg["metadata"] = serde_json::Value::String(m);
+    }
+    tty::send_fd(sock, &msg.to_string(), std::os::fd::AsRawFd::as_raw_fd(fd)).map_err(|e| {
+        SetupError {
+            step: Step::Seccomp,
+            ..e
+        }
+        .detail("send the notification fd to linux.seccomp.listenerPath")
+    })
 }
 
 fn expect_continue(chan: &Channel) -> SetupResult<()> {

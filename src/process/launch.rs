@@ -26,6 +26,8 @@ pub struct Launch<'a> {
     /// Descriptors of ours the child must close at once (the state dir's,
     /// which carries the container's flock).
     pub runtime_fds: Vec<RawFd>,
+    /// Connected to `linux.seccomp.listenerPath` when the filter notifies.
+    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// Clones the child, which then waits for `ToInit::Continue`. Returns our
@@ -63,12 +65,24 @@ pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
                 preserve_fds: l.preserve_fds,
                 new_keyring: l.new_keyring,
                 runtime_fds: l.runtime_fds,
+                seccomp_listener: l.seccomp_listener,
             })
         }
         Forked::Parent(pid) => pid,
     };
     started.push(pid);
     Ok((chan, pid))
+}
+
+/// Connects to the seccomp listener before the child exists: once inside
+/// the container, the path would no longer resolve on the host.
+pub fn seccomp_listener(plan: &Plan) -> Result<Option<OwnedFd>> {
+    let Some(n) = plan.seccomp.as_ref().and_then(|f| f.notify.as_ref()) else {
+        return Ok(None);
+    };
+    let s = std::os::unix::net::UnixStream::connect(&n.listener_path)
+        .with_context(|| format!("linux.seccomp.listenerPath {}", n.listener_path.display()))?;
+    Ok(Some(OwnedFd::from(s)))
 }
 
 /// Answers the child's requests until it reports Ready; returns the pid of

@@ -27,6 +27,8 @@ const RET_TRAP: u32 = 0x0003_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
 const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_LOG: u32 = 0x7ffc_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const FLAG_NEW_LISTENER: u32 = 8;
 const RET_ALLOW: u32 = 0x7fff_0000;
 
 // struct seccomp_data: nr, arch, instruction_pointer, args[6].
@@ -49,6 +51,15 @@ const RET_K: u16 = 0x06;
 pub struct Filter {
     prog: Vec<libc::sock_filter>,
     flags: u32,
+    /// `SCMP_ACT_NOTIFY` is used: the kernel hands out a listener fd that
+    /// goes to `listenerPath`, with the container's state.
+    pub notify: Option<Notify>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Notify {
+    pub listener_path: std::path::PathBuf,
+    pub metadata: Option<String>,
 }
 
 impl Filter {
@@ -56,8 +67,9 @@ impl Filter {
         self.prog.len()
     }
 
-    /// Installs the filter on the calling thread (and, with TSYNC, all).
-    pub fn load(&self) -> SetupResult<()> {
+    /// Installs the filter on the calling thread (and, with TSYNC, all);
+    /// returns the user-notification fd when the filter has one.
+    pub fn load(&self) -> SetupResult<Option<std::os::fd::OwnedFd>> {
         let fprog = libc::sock_fprog {
             len: self.prog.len() as u16,
             filter: self.prog.as_ptr() as *mut libc::sock_filter,
@@ -75,7 +87,13 @@ impl Filter {
         if rc < 0 {
             return Err(SetupError::new(Step::Seccomp, "").errno(Errno::last()));
         }
-        Ok(())
+        if self.notify.is_none() {
+            return Ok(None);
+        }
+        // SAFETY: with NEW_LISTENER the kernel returned a fresh descriptor.
+        Ok(Some(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc as i32)
+        }))
     }
 }
 
@@ -201,7 +219,29 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             prog.len()
         );
     }
-    Ok(Filter { prog, flags })
+    let uses_notify = default == RET_USER_NOTIF
+        || x86_64
+            .iter()
+            .chain(&x86)
+            .any(|(_, r)| r.ret == RET_USER_NOTIF);
+    let notify = match (uses_notify, s.listener_path()) {
+        (false, _) => None,
+        (true, None) => {
+            bail!("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener socket")
+        }
+        (true, Some(p)) => {
+            flags |= FLAG_NEW_LISTENER;
+            Some(Notify {
+                listener_path: p.clone(),
+                metadata: s.listener_metadata().clone(),
+            })
+        }
+    };
+    Ok(Filter {
+        prog,
+        flags,
+        notify,
+    })
 }
 
 fn lookup(table: &[(&str, u32)], name: &str) -> Option<u32> {
@@ -222,7 +262,7 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<u32> {
         A::ScmpActTrap => RET_TRAP,
         A::ScmpActTrace => RET_TRACE | (errno.unwrap_or(0) & 0xffff),
         A::ScmpActLog => RET_LOG,
-        A::ScmpActNotify => bail!("SCMP_ACT_NOTIFY is not supported yet"),
+        A::ScmpActNotify => RET_USER_NOTIF,
     })
 }
 

@@ -164,7 +164,7 @@ fn console_socket_receives_the_pty_master() {
     let id = env.new_id();
     let mut b = env.bundle(&id);
     b.config_mut()["process"]["terminal"] = json!(true);
-    b.set_sh("echo hello-tty; tty; stty size");
+    b.set_sh("echo hello-tty; tty; echo console-major=$(stat -c %t /dev/console); stty size");
     b.config_mut()["process"]["consoleSize"] = json!({"height": 33, "width": 99});
     let sock = env.tmp.join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
@@ -187,6 +187,8 @@ fn console_socket_receives_the_pty_master() {
     assert!(got.contains("hello-tty"), "{got:?}");
     assert!(got.contains("/dev/pts/"), "stdio is the pty slave: {got:?}");
     assert!(got.contains("33 99"), "consoleSize applied: {got:?}");
+    // /dev/console is the pty (major 136, 0x88).
+    assert!(got.contains("console-major=88"), "{got:?}");
 }
 
 #[test]

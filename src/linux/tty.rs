@@ -70,7 +70,13 @@ pub fn setup_console(
     drop(master);
 
     if bind_console {
-        bind_dev_console(&slave_path)?;
+        // Bound from the descriptor TIOCGPTPEER gave us, so that nothing
+        // put at /dev/pts/N can stand in for the pty (CVE-2025-52565);
+        // the path only when the container has no /proc.
+        let by_fd = format!("/proc/self/fd/{}", slave.as_raw_fd());
+        if bind_dev_console(&by_fd).is_err() {
+            bind_dev_console(&slave_path)?;
+        }
     }
 
     for fd in 0..3 {

@@ -197,7 +197,9 @@ fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
                 ctx.chan.send(&ToParent::InitPid(pid)).at(Step::Sync, "")?;
                 return Ok(false);
             }
-            Forked::Child => {}
+            // Wait until the runtime knows our pid: everything we send
+            // from here on must come after the first stage's InitPid.
+            Forked::Child => expect_continue(&ctx.chan)?,
         }
     }
     Ok(true)

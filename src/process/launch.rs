@@ -115,6 +115,7 @@ pub fn until_ready(
                 started.retain(|s| *s != pid);
                 started.push(p);
                 pid = p;
+                chan.send(&ToInit::Continue)?;
             }
             Some(ToParent::CreateHooks) => {
                 let state = create_hooks(pid)?;

@@ -18,6 +18,7 @@
 //!                                               [pid/time ns by unshare:
 //!                                                fork the real init]
 //!  ◄──────────────────────────── InitPid(pid) ── (stage 1, which then exits)
+//!  ── Continue ───────────────────────────────►  (the forked init goes on)
 //!                                               hostname, sysctl, mounts, /dev
 //!  ◄──────────────────────────── CreateHooks ──
 //!  prestart + createRuntime hooks

@@ -5,7 +5,7 @@ use common::*;
 use serde_json::json;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -506,27 +506,6 @@ fn read_until(fd: OwnedFd, needle: &str, timeout: Duration) -> String {
         got.push_str(&read_for(&mut f, Duration::from_millis(200)));
     }
     got
-}
-
-fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just gave us this descriptor.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd on the console socket");
 }
 
 #[test]

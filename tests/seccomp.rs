@@ -241,7 +241,7 @@ fn i386_abi_is_filtered_too() {
 
 #[test]
 fn notify_hands_the_listener_fd_and_state_to_the_agent() {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let env = TestEnv::new("seccomp_notify");
     let id = env.new_id();
     let sock = env.tmp.join("agent.sock");
@@ -260,29 +260,9 @@ fn notify_hands_the_listener_fd_and_state_to_the_agent() {
     // The agent: takes the fd and the state, then refuses every notified
     // syscall with EPERM until the process is gone.
     let agent = std::thread::spawn(move || {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        listener.set_nonblocking(false).unwrap();
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 8192];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: the kernel just gave us this descriptor.
-                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-            }
-        }
-        let n = msg.bytes;
-        let payload: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        let fd = fd.expect("a notification fd");
+        let (fd, payload) = recv_fd_with_payload(&conn);
+        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         const RECV: libc::c_ulong = 0xc050_2100;
         const SEND: libc::c_ulong = 0xc018_2101;
         let mut answered = 0;

@@ -6,9 +6,7 @@ use common::*;
 use serde_json::json;
 use std::fs;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -90,12 +88,7 @@ fn preserve_fds_passes_exactly_those() {
         root = env.root.display(),
         b = b.path(),
     );
-    let o = run_cmd(
-        Path::new("/bin/sh"),
-        &["-c".to_string(), script],
-        &env.tmp.join("out"),
-        Duration::from_secs(30),
-    );
+    let o = host_sh(&env, &script);
     assert_eq!(o.code, 0, "{o}");
     assert!(o.stdout.contains("passed-through"), "{o}");
     let fds: Vec<&str> = o
@@ -205,27 +198,6 @@ fn terminal_without_console_socket_is_refused() {
     env.assert_no_leftovers(&id);
 }
 
-fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg on console socket");
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just gave us this descriptor.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no file descriptor received on the console socket");
-}
-
 #[test]
 fn container_mounts_do_not_reach_a_shared_host_mount() {
     let env = TestEnv::new("propagation");
@@ -292,12 +264,7 @@ fn cwd_through_a_host_descriptor_is_refused() {
         root = env.root.display(),
         b = b.path(),
     );
-    let o = run_cmd(
-        Path::new("/bin/sh"),
-        &["-c".to_string(), script],
-        &env.tmp.join("out"),
-        Duration::from_secs(30),
-    );
+    let o = host_sh(&env, &script);
     assert!(
         !o.stdout.contains("secret"),
         "the host directory was reachable: {o}"
@@ -319,12 +286,7 @@ fn cwd_through_a_host_descriptor_is_refused() {
         rt = runtime().display(),
         root = env.root.display(),
     );
-    let o = run_cmd(
-        Path::new("/bin/sh"),
-        &["-c".to_string(), script],
-        &env.tmp.join("out"),
-        Duration::from_secs(30),
-    );
+    let o = host_sh(&env, &script);
     assert!(
         !o.stdout.contains("secret"),
         "the host directory was reachable: {o}"

@@ -879,3 +879,47 @@ pub fn status_field(text: &str, key: &str) -> Option<String> {
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+/// Receives one descriptor sent with SCM_RIGHTS (console sockets, seccomp
+/// listeners), with the bytes that came with it.
+pub fn recv_fd_with_payload(
+    conn: &std::os::unix::net::UnixStream,
+) -> (std::os::fd::OwnedFd, Vec<u8>) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut buf = [0u8; 8192];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    let n = msg.bytes;
+    let mut fd = None;
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just gave us this descriptor.
+            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let fd = fd.expect("no file descriptor received");
+    (fd, buf[..n].to_vec())
+}
+
+pub fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    recv_fd_with_payload(conn).0
+}
+
+/// Runs a host shell script (e.g. one that opens descriptors for
+/// `--preserve-fds` and then execs the runtime).
+pub fn host_sh(env: &TestEnv, script: &str) -> Out {
+    run_cmd(
+        Path::new("/bin/sh"),
+        &["-c".to_string(), script.to_string()],
+        &env.tmp.join("out"),
+        Duration::from_secs(30),
+    )
+}

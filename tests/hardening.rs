@@ -80,3 +80,108 @@ fn the_container_cannot_open_the_inits_exe() {
         assert_eq!(o.stdout.trim(), "hidden", "{o}");
     }
 }
+
+#[test]
+fn proc_writes_do_not_follow_mounts() {
+    // CVE-2025-52881: the runtime's writes to /proc (here a sysctl) must
+    // reach procfs itself, not whatever is mounted over the file. A bind
+    // mount over /proc/sys/kernel/domainname in the runtime's own mount
+    // namespace stands in for the redirection a racing container achieves.
+    let env = TestEnv::new("proc_write_redirect");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "redirected"});
+    b.set_args(&["true"]);
+    b.write();
+    let decoy = env.tmp.join("decoy");
+    fs::write(&decoy, "untouched\n").unwrap();
+    let script = format!(
+        "mount --make-rprivate / && mount --bind {decoy} /proc/sys/kernel/domainname && \
+         exec {rt} --root {root} run --bundle {bundle} {id}",
+        decoy = decoy.display(),
+        rt = runtime().display(),
+        root = env.root.display(),
+        bundle = b.path(),
+    );
+    let o = run_cmd(
+        std::path::Path::new("/usr/bin/unshare"),
+        &["-m".into(), "sh".into(), "-c".into(), script],
+        &env.tmp.join("out"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        fs::read_to_string(&decoy).unwrap(),
+        "untouched\n",
+        "the sysctl was written through the mount: {o}"
+    );
+    if is_vzrun() {
+        assert_ne!(o.code, 0, "{o}");
+        assert!(o.stderr.contains("kernel.domainname"), "{o}");
+    }
+    env.assert_no_leftovers(&id);
+}
+
+#[test]
+fn a_shared_volume_swapped_to_a_symlink_cannot_redirect_a_mount() {
+    // CVE-2021-30465: another container sharing a volume swaps a directory
+    // on the way to a mount destination for a symlink to a host path while
+    // the runtime sets up mounts. Here a host thread plays that container,
+    // exchanging `vol/x` (a directory) and a symlink to a host directory
+    // as fast as it can while containers start. Resolved inside the rootfs,
+    // the symlink can only ever lead back into the container.
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = TestEnv::new("volume_swap");
+    let target = env.mkdir("host-target");
+    let vol = env.mkdir("volume");
+    fs::create_dir(vol.join("x")).unwrap();
+    std::os::unix::fs::symlink(&target, vol.join("y")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let (x, y) = (
+            std::ffi::CString::new(vol.join("x").as_os_str().as_encoded_bytes()).unwrap(),
+            std::ffi::CString::new(vol.join("y").as_os_str().as_encoded_bytes()).unwrap(),
+        );
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: both paths are valid NUL-terminated strings.
+                let rc = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        x.as_ptr(),
+                        libc::AT_FDCWD,
+                        y.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    for _ in 0..20 {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.bind(&vol, "/vol", false);
+        b.push_mount(json_tmpfs("/vol/x/sub"));
+        b.set_args(&["true"]);
+        // Either outcome of the race is fine (the mount lands in the volume
+        // or inside the rootfs, or setup reports the vanished path); what
+        // matters is the host.
+        let _ = env.run_fg(&id, &b);
+        assert!(
+            mounts_under(&target).is_empty() && !target.join("sub").exists(),
+            "a mount or directory reached the host through the symlink"
+        );
+        env.assert_no_leftovers(&id);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(swapper.join().unwrap() > 0);
+}
+
+fn json_tmpfs(dest: &str) -> serde_json::Value {
+    serde_json::json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"})
+}

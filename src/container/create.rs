@@ -204,9 +204,7 @@ fn build(
         .as_ref()
         .and_then(|p| p.process.oom_score_adj())
     {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).with_context(
-            || format!("process.oomScoreAdj: set {adj} (lowering it needs CAP_SYS_RESOURCE)"),
-        )?;
+        super::set_oom_score_adj(pid, adj)?;
     }
     chan.send(&ToInit::Continue)
         .context("start the container's init")?;

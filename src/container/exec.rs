@@ -108,8 +108,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         // Not the caller's (a shim's is near -1000): the process's own, as
         // the container's init got it.
         if let Some(adj) = process.oom_score_adj() {
-            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-                .with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
+            super::set_oom_score_adj(pid, adj)?;
         }
         chan.send(&ToInit::Continue)
             .context("start the exec process")?;

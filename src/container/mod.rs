@@ -106,3 +106,12 @@ pub fn wait_gone(pid: i32, limit: Duration) -> Result<()> {
         Err(e) => Err(e).context("poll pidfd"),
     }
 }
+
+/// Sets a process's `oomScoreAdj` from the runtime, through the pinned
+/// procfs, before the process runs anything of the container's.
+pub fn set_oom_score_adj(pid: i32, adj: i32) -> anyhow::Result<()> {
+    crate::linux::procfs::write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes())
+        .with_context(|| {
+            format!("process.oomScoreAdj: set {adj} (lowering it needs CAP_SYS_RESOURCE)")
+        })
+}

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
+pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

@@ -49,7 +49,7 @@ pub fn write_time_offsets(offsets: &[(String, i64, u32)]) -> SetupResult<()> {
     for (clock, secs, nanos) in offsets {
         text.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
-    std::fs::write("/proc/self/timens_offsets", text)
+    super::procfs::write("self/timens_offsets", text.as_bytes())
         .at(Step::TimeOffsets, "/proc/self/timens_offsets")
 }
 
@@ -63,12 +63,12 @@ pub fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> anyhow::Result
             .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
             .collect()
     };
-    let uid_map = format!("/proc/{pid}/uid_map");
-    std::fs::write(&uid_map, fmt(uids))
-        .with_context(|| format!("linux.uidMappings: write {uid_map}"))?;
-    let gid_map = format!("/proc/{pid}/gid_map");
-    std::fs::write(&gid_map, fmt(gids))
-        .with_context(|| format!("linux.gidMappings: write {gid_map}"))
+    let uid_map = format!("{pid}/uid_map");
+    super::procfs::write(&uid_map, fmt(uids).as_bytes())
+        .with_context(|| format!("linux.uidMappings: write /proc/{uid_map}"))?;
+    let gid_map = format!("{pid}/gid_map");
+    super::procfs::write(&gid_map, fmt(gids).as_bytes())
+        .with_context(|| format!("linux.gidMappings: write /proc/{gid_map}"))
 }
 
 pub fn set_hostname(name: &str) -> SetupResult<()> {
@@ -84,17 +84,10 @@ pub fn set_domainname(name: &str) -> SetupResult<()> {
     Ok(())
 }
 
-/// Writes one sysctl through the host's procfs, before pivot_root: the
-/// namespaced sysctls (the only ones the plan allows) apply to the
-/// namespaces of the writer, which are the container's by now.
+/// Writes one sysctl through the pinned host procfs: the namespaced
+/// sysctls (the only ones the plan allows) apply to the namespaces of the
+/// writer, which are the container's by now.
 pub fn set_sysctl(key: &str, value: &str) -> SetupResult<()> {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .at(Step::Sysctl, key)?;
-    nix::unistd::write(&f, value.as_bytes())
-        .map(|_| ())
-        .map_err(|e| SetupError::new(Step::Sysctl, format!("{key}={value}")).errno(e))?;
-    Ok(())
+    let path = format!("sys/{}", key.replace('.', "/"));
+    super::procfs::write(&path, value.as_bytes()).at(Step::Sysctl, format!("{key}={value}"))
 }

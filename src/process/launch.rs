@@ -33,6 +33,9 @@ pub struct Launch<'a> {
 /// Clones the child, which then waits for `ToInit::Continue`. Returns our
 /// end of the sync channel and the child's pid, also pushed to `started`.
 pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
+    // Before the child exists, so that it inherits the host's procfs and
+    // never looks /proc up inside a mount namespace its config shaped.
+    crate::linux::procfs::pin().context("open the host's /proc")?;
     let (chan, child_chan) = Channel::pair()?;
     let ns = &l.plan.namespaces;
     // The common case creates every namespace in the clone itself; joining

@@ -196,10 +196,11 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         );
     }
 
-    let seccomp = match linux.seccomp() {
-        Some(s) => Some(crate::linux::seccomp::compile(s)?),
-        None => None,
-    };
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(crate::linux::seccomp::compile)
+        .transpose()?;
     Ok(Plan {
         seccomp,
         id: id.to_string(),
@@ -316,10 +317,11 @@ pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Pl
     ns.join
         .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
     // An exec'd process gets the container's seccomp profile.
-    let seccomp = match linux.seccomp() {
-        Some(s) => Some(crate::linux::seccomp::compile(s)?),
-        None => None,
-    };
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(crate::linux::seccomp::compile)
+        .transpose()?;
     Ok(Plan {
         seccomp,
         id: state.id.clone(),

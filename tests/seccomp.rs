@@ -194,21 +194,135 @@ fn bad_profiles_are_refused() {
     }
 }
 
-/// Builds the i386 probe into the rootfs (gcc-multilib; `make test`
-/// installs it).
-fn i386_probe(b: &Bundle) {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/i386_syscalls.c");
-    let out = std::process::Command::new("gcc")
-        .args(["-m32", "-static", "-o"])
-        .arg(b.rootfs.join("probe32"))
-        .arg(&src)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc -m32 -static failed (is gcc-multilib installed?): {}",
-        String::from_utf8_lossy(&out.stderr)
+/// Builds the syscall probe into the rootfs twice: `/probe64` for x86_64
+/// and `/probe32` for i386 (gcc-multilib; `make test` installs it).
+fn build_probes(b: &Bundle) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/syscalls.c");
+    for (abi, name) in [("-m64", "probe64"), ("-m32", "probe32")] {
+        let out = std::process::Command::new("gcc")
+            .args([abi, "-static", "-O1", "-o"])
+            .arg(b.rootfs.join(name))
+            .arg(&src)
+            .output()
+            .expect("run gcc");
+        assert!(
+            out.status.success(),
+            "gcc {abi} -static failed (is gcc-multilib installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The probe's `name=value` lines.
+fn probe_results(out: &str) -> std::collections::HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn podman_profile() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/podman-default-seccomp.json"
     );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A container with podman's profile and CAP_SYS_ADMIN, so that what is
+/// refused is refused by the filter and not by a missing capability.
+fn podman_bundle(env: &TestEnv, id: &str, profile: serde_json::Value) -> Bundle {
+    let mut b = env.bundle(id);
+    build_probes(&b);
+    with_profile(&mut b, profile);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config_mut()["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    b
+}
+
+#[test]
+fn podmans_default_profile_runs_a_shell_and_refuses_what_it_refuses() {
+    // tests/fixtures/podman-default-seccomp.json is .linux.seccomp of a
+    // container made by podman 4.3 (hack/podman-seccomp.sh regenerates it).
+    let env = TestEnv::new("seccomp_podman");
+    let id = env.new_id();
+    let mut b = podman_bundle(&env, &id, podman_profile());
+    b.set_sh("echo hello; ls / > /dev/null && ps > /dev/null && mkdir /tmp/d && rmdir /tmp/d && echo done");
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!((code, out.as_str()), (0, "hello\ndone\n"), "{err}");
+    for probe in ["/probe64", "/probe32"] {
+        let id = env.new_id();
+        let mut b = podman_bundle(&env, &id, podman_profile());
+        b.set_args(&[probe]);
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "{probe}: {out}\n{err}");
+        let r = probe_results(&out);
+        let eperm = (-libc::EPERM).to_string();
+        let enosys = (-libc::ENOSYS).to_string();
+        for (call, want) in [
+            ("getppid", "ok"),
+            ("mkdir", "0"),
+            // Refused with EPERM although the process has CAP_SYS_ADMIN.
+            ("sethostname", eperm.as_str()),
+            ("bpf", &eperm),
+            ("kexec_load", &eperm),
+            // Allowed by an earlier rule of the profile, so the kernel
+            // answers (bad descriptor): the first rule for a syscall wins,
+            // as with libseccomp in runc and crun.
+            ("setns", &(-libc::EBADF).to_string()),
+            // personality: only the listed personas.
+            ("personality_query", "ok"),
+            ("personality_linux", "ok"),
+            ("personality_other", &enosys),
+            // Not in the profile at all: defaultErrnoRet.
+            ("io_uring_setup", &enosys),
+            ("socket_route", "0"),
+        ] {
+            assert_eq!(
+                r.get(call).map(String::as_str),
+                Some(want),
+                "{probe} {call}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_two_argument_rule_refuses_netlink_audit_sockets_on_both_abis() {
+    // Newer podman profiles refuse socket(AF_NETLINK, *, NETLINK_AUDIT)
+    // with EINVAL (both argument checks must hold) and allow other sockets
+    // by a conditional rule: podman 4.3's unconditional `socket` rule is
+    // replaced by those two here, since a rule without arguments would
+    // decide the syscall alone (libseccomp's semantics).
+    let env = TestEnv::new("seccomp_audit");
+    let mut profile = podman_profile();
+    let rules = profile["syscalls"].as_array_mut().unwrap();
+    rules.retain(|r| r["names"] != json!(["socket"]));
+    rules.push(
+        json!({"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EINVAL,
+               "args": [{"index": 0, "value": libc::AF_NETLINK, "op": "SCMP_CMP_EQ"},
+                        {"index": 2, "value": libc::NETLINK_AUDIT, "op": "SCMP_CMP_EQ"}]}),
+    );
+    rules.push(json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+               "args": [{"index": 2, "value": libc::NETLINK_AUDIT, "op": "SCMP_CMP_NE"}]}));
+    for probe in ["/probe64", "/probe32"] {
+        let id = env.new_id();
+        let mut b = podman_bundle(&env, &id, profile.clone());
+        b.set_args(&[probe]);
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "{probe}: {out}\n{err}");
+        let r = probe_results(&out);
+        assert_eq!(
+            r["socket_audit"],
+            (-libc::EINVAL).to_string(),
+            "{probe}: {out}"
+        );
+        assert_eq!(r["socket_route"], "0", "{probe}: {out}");
+    }
 }
 
 #[test]
@@ -217,7 +331,7 @@ fn i386_abi_is_filtered_too() {
     // Listed: i386 syscalls get the profile, by their i386 numbers.
     let id = env.new_id();
     let mut b = env.bundle(&id);
-    i386_probe(&b);
+    build_probes(&b);
     with_profile(&mut b, deny_mkdir());
     b.set_args(&["/probe32"]);
     let (code, out, err) = env.run_fg(&id, &b);
@@ -230,7 +344,7 @@ fn i386_abi_is_filtered_too() {
     // Not listed: any i386 syscall kills the process (SIGSYS).
     let id = env.new_id();
     let mut b = env.bundle(&id);
-    i386_probe(&b);
+    build_probes(&b);
     let mut p = deny_mkdir();
     p["architectures"] = json!(["SCMP_ARCH_X86_64"]);
     with_profile(&mut b, p);

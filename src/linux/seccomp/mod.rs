@@ -4,8 +4,9 @@
 //! The program checks the architecture first (the i386 ABI is live on
 //! x86_64 hosts, so every listed architecture gets its own section with its
 //! own syscall numbers, and unlisted ones are killed), then finds the
-//! syscall with a binary search over the numbers that have rules, so the
-//! cost per syscall grows with log(rules), not with the profile's length.
+//! syscall with a binary search over intervals of syscall numbers that
+//! share an outcome, so the cost per syscall grows with log(intervals), not
+//! with the profile's length.
 
 mod syscalls;
 
@@ -114,6 +115,7 @@ struct Rule {
 
 /// Compiles `linux.seccomp`. Errors name the rule and field.
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    let started = std::time::Instant::now();
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|e| anyhow::anyhow!("linux.seccomp.defaultAction: {e}"))?;
     let mut flags = 0u32;
@@ -237,6 +239,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
             })
         }
     };
+    crate::logging::debug(format!(
+        "seccomp: {} rules compiled to {} BPF instructions in {:?}",
+        s.syscalls().as_ref().map_or(0, |v| v.len()),
+        prog.len(),
+        started.elapsed()
+    ));
     Ok(Filter {
         prog,
         flags,
@@ -266,51 +274,86 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<u32> {
     })
 }
 
-/// The syscall-number search and the rules of one architecture; the
-/// accumulator holds the syscall number on entry.
-fn section(asm: &mut Asm, rules: &[(u32, Rule)], default: u32, is_32bit: bool) {
-    let mut nrs: Vec<u32> = rules.iter().map(|(n, _)| *n).collect();
-    nrs.sort_unstable();
-    nrs.dedup();
-    let bodies: Vec<Label> = nrs.iter().map(|_| asm.label()).collect();
-    let default_label = asm.label();
-    search(asm, &nrs, &bodies, default_label);
-    for (nr, body) in nrs.iter().zip(&bodies) {
-        asm.place(*body);
-        for (_, rule) in rules.iter().filter(|(n, _)| n == nr) {
-            let next = asm.label();
-            for check in &rule.args {
-                arg_check(asm, check, next, is_32bit);
-            }
-            asm.stmt(RET_K, rule.ret);
-            asm.place(next);
-            if rule.args.is_empty() {
-                // Later rules for this syscall can never be reached.
-                break;
-            }
-        }
-        asm.stmt(RET_K, default);
-    }
-    asm.place(default_label);
-    asm.stmt(RET_K, default);
+/// What a run of syscall numbers leads to: a plain return, or the
+/// argument checks of one syscall.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ret(u32),
+    Args(usize),
 }
 
-/// A binary search over the sorted numbers; jumps to the matching body or
-/// to `miss`.
-fn search(asm: &mut Asm, nrs: &[u32], bodies: &[Label], miss: Label) {
-    if nrs.len() <= 4 {
-        for (nr, body) in nrs.iter().zip(bodies) {
-            asm.jump(JMP_JEQ_K, *nr, *body, NEXT);
+/// The rules of one architecture; the accumulator holds the syscall number
+/// on entry. The numbers 0..=u32::MAX are cut into intervals with one
+/// outcome each (neighbours with the same return merged, so a profile that
+/// allows 370 syscalls is a few dozen intervals), found by a binary search
+/// whose leaves are the returns themselves: the cost of a syscall grows
+/// with log(intervals) and the program stays far below the kernel's limit.
+fn section(asm: &mut Asm, rules: &[(u32, Rule)], default: u32, is_32bit: bool) {
+    // A stable sort keeps each syscall's rules in profile order.
+    let mut sorted: Vec<&(u32, Rule)> = rules.iter().collect();
+    sorted.sort_by_key(|(nr, _)| *nr);
+    let groups: Vec<&[&(u32, Rule)]> = sorted.chunk_by(|a, b| a.0 == b.0).collect();
+    let mut intervals: Vec<(u32, Outcome)> = vec![(0, Outcome::Ret(default))];
+    let mut push = |start: u32, out: Outcome| {
+        if intervals.last().is_some_and(|(s, _)| *s == start) {
+            intervals.pop();
         }
-        asm.ja(miss);
+        if intervals
+            .last()
+            .is_none_or(|(_, o)| *o != out || matches!(out, Outcome::Args(_)))
+        {
+            intervals.push((start, out));
+        }
+    };
+    for (i, group) in groups.iter().enumerate() {
+        let nr = group[0].0;
+        // A rule without arguments decides the syscall whatever its place,
+        // and the first such rule wins: libseccomp keeps the shortest rule
+        // for a syscall and drops the conditions of the others, so a profile
+        // means the same under runc and crun as here.
+        let out = match group.iter().find(|(_, r)| r.args.is_empty()) {
+            Some((_, r)) => Outcome::Ret(r.ret),
+            None => Outcome::Args(i),
+        };
+        push(nr, out);
+        if let Some(after) = nr.checked_add(1) {
+            push(after, Outcome::Ret(default));
+        }
+    }
+    tree(asm, &intervals, &groups, default, is_32bit);
+}
+
+fn tree(
+    asm: &mut Asm,
+    intervals: &[(u32, Outcome)],
+    groups: &[&[&(u32, Rule)]],
+    default: u32,
+    is_32bit: bool,
+) {
+    if let [(_, out)] = intervals {
+        match *out {
+            Outcome::Ret(r) => asm.stmt(RET_K, r),
+            Outcome::Args(g) => {
+                // Every rule here has conditions; the first that holds wins.
+                for (_, rule) in groups[g].iter().copied() {
+                    let next = asm.label();
+                    for check in &rule.args {
+                        arg_check(asm, check, next, is_32bit);
+                    }
+                    asm.stmt(RET_K, rule.ret);
+                    asm.place(next);
+                }
+                asm.stmt(RET_K, default);
+            }
+        }
         return;
     }
-    let mid = nrs.len() / 2;
+    let mid = intervals.len() / 2;
     let right = asm.label();
-    asm.jump(JMP_JGE_K, nrs[mid], right, NEXT);
-    search(asm, &nrs[..mid], &bodies[..mid], miss);
+    asm.jump(JMP_JGE_K, intervals[mid].0, right, NEXT);
+    tree(asm, &intervals[..mid], groups, default, is_32bit);
     asm.place(right);
-    search(asm, &nrs[mid..], &bodies[mid..], miss);
+    tree(asm, &intervals[mid..], groups, default, is_32bit);
 }
 
 /// Falls through when the argument satisfies the check, jumps to `fail`
@@ -387,7 +430,6 @@ const NEXT: Label = Label(usize::MAX);
 enum Ins {
     Stmt(u16, u32),
     Jump(u16, u32, Label, Label),
-    Ja(Label),
     Place(Label),
 }
 
@@ -410,9 +452,6 @@ impl Asm {
     }
     fn jump(&mut self, code: u16, k: u32, jt: Label, jf: Label) {
         self.ins.push(Ins::Jump(code, k, jt, jf));
-    }
-    fn ja(&mut self, to: Label) {
-        self.ins.push(Ins::Ja(to));
     }
     fn place(&mut self, l: Label) {
         self.ins.push(Ins::Place(l));
@@ -467,7 +506,6 @@ impl Asm {
             match *ins {
                 Ins::Stmt(code, k) => out.push(f(code, 0, 0, k)),
                 Ins::Place(_) => {}
-                Ins::Ja(l) => out.push(f(JMP_JA, 0, 0, target(l, next) as u32)),
                 Ins::Jump(code, k, jt, jf) if !long[i] => {
                     out.push(f(code, target(jt, next) as u8, target(jf, next) as u8, k));
                 }
@@ -543,7 +581,12 @@ mod tests {
                   {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
                   {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":22,
                    "args":[{"index":0,"value":16,"op":"SCMP_CMP_EQ"},{"index":2,"value":9,"op":"SCMP_CMP_EQ"}]},
-                  {"names":["socket"],"action":"SCMP_ACT_ALLOW"},
+                  {"names":["socket"],"action":"SCMP_ACT_ALLOW",
+                   "args":[{"index":2,"value":9,"op":"SCMP_CMP_NE"}]},
+                  {"names":["rmdir"],"action":"SCMP_ACT_ERRNO","errnoRet":5,
+                   "args":[{"index":1,"value":0,"op":"SCMP_CMP_EQ"}]},
+                  {"names":["rmdir"],"action":"SCMP_ACT_ALLOW"},
+                  {"names":["rmdir"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
                   {"names":["personality"],"action":"SCMP_ACT_ALLOW",
                    "args":[{"index":0,"value":4294967295,"op":"SCMP_CMP_EQ"}]},
                   {"names":["clone"],"action":"SCMP_ACT_ALLOW",
@@ -554,7 +597,9 @@ mod tests {
         let a64 = AUDIT_ARCH_X86_64;
         assert_eq!(run(p, a64, 110, [0; 6]), RET_ALLOW, "getppid");
         assert_eq!(run(p, a64, 83, [0; 6]), RET_ERRNO | 1, "mkdir");
-        assert_eq!(run(p, a64, 84, [0; 6]), RET_ERRNO | 38, "rmdir: default");
+        assert_eq!(run(p, a64, 85, [0; 6]), RET_ERRNO | 38, "creat: default");
+        // The first rule without arguments decides rmdir alone.
+        assert_eq!(run(p, a64, 84, [0; 6]), RET_ALLOW, "rmdir");
         assert_eq!(
             run(p, a64, 41, [16, 3, 9, 0, 0, 0]),
             RET_ERRNO | 22,
@@ -660,6 +705,67 @@ mod tests {
                 RET_ERRNO | 1,
                 "{nr}"
             );
+        }
+    }
+
+    #[test]
+    fn podmans_default_profile_is_small_and_exact() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/podman-default-seccomp.json"
+        );
+        let s: LinuxSeccomp =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let f = compile(&s).unwrap();
+        assert!(f.prog.len() < 512, "{} instructions", f.prog.len());
+        // Every syscall number of both ABIs (and some beyond) gets what the
+        // profile's first matching rule says, as libseccomp decides it.
+        for (arch, table) in [
+            (AUDIT_ARCH_X86_64, syscalls::X86_64),
+            (AUDIT_ARCH_I386, syscalls::I386),
+        ] {
+            let mut expected: std::collections::HashMap<u32, u32> =
+                std::collections::HashMap::new();
+            for sc in s
+                .syscalls()
+                .iter()
+                .flatten()
+                .filter(|sc| sc.args().is_none())
+            {
+                for name in sc.names() {
+                    if let Some(nr) = lookup(table, name) {
+                        expected
+                            .entry(nr)
+                            .or_insert(action(sc.action(), sc.errno_ret()).unwrap());
+                    }
+                }
+            }
+            for nr in 0..1024 {
+                if table
+                    .iter()
+                    .any(|(n, num)| *num == nr && *n == "personality")
+                {
+                    continue;
+                }
+                let want = expected.get(&nr).copied().unwrap_or(RET_ERRNO | 38);
+                assert_eq!(
+                    run(&f.prog, arch, nr, [0; 6]),
+                    want,
+                    "arch {arch:#x} nr {nr}"
+                );
+            }
+            let personality = lookup(table, "personality").unwrap();
+            for (persona, want) in [
+                (0, RET_ALLOW),
+                (8, RET_ALLOW),
+                (0xffff_ffff, RET_ALLOW),
+                (0x0400000, RET_ERRNO | 38),
+            ] {
+                assert_eq!(
+                    run(&f.prog, arch, personality, [persona, 0, 0, 0, 0, 0]),
+                    want
+                );
+            }
         }
     }
 

@@ -185,3 +185,36 @@ fn a_shared_volume_swapped_to_a_symlink_cannot_redirect_a_mount() {
 fn json_tmpfs(dest: &str) -> serde_json::Value {
     serde_json::json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"})
 }
+
+#[test]
+fn no_new_privileges_stops_a_setuid_binary() {
+    // With noNewPrivileges a setuid-root program run by an unprivileged
+    // container user keeps the user's euid; without it the kernel grants
+    // root, which shows the probe would notice.
+    let env = TestEnv::new("nnp_setuid");
+    let src = env.tmp.join("euid.c");
+    fs::write(
+        &src,
+        "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\",(int)geteuid());return 0;}\n",
+    )
+    .unwrap();
+    for (nnp, want) in [(true, "1000"), (false, "0")] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        let probe = b.rootfs.join("euid");
+        let out = std::process::Command::new("gcc")
+            .args(["-static", "-o"])
+            .arg(&probe)
+            .arg(&src)
+            .output()
+            .expect("run gcc");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        fs::set_permissions(&probe, fs::Permissions::from_mode(0o4755)).unwrap();
+        b.config_mut()["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+        b.config_mut()["process"]["noNewPrivileges"] = serde_json::json!(nnp);
+        b.set_args(&["/euid"]);
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert_eq!(out.trim(), want, "noNewPrivileges={nnp}");
+    }
+}

@@ -39,5 +39,5 @@ podman $P init "$id" >/dev/null
 cfg=$(podman $P inspect --format '{{.StaticDir}}' "$id")/config.json
 python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["linux"]["seccomp"], open(sys.argv[2], "w"), indent=1)' "$cfg" "$out"
 podman $P rm -f "$id" >/dev/null
-rmdir /sys/fs/cgroup/*/vzrun-podman-probe 2>/dev/null || true
+for d in /sys/fs/cgroup/*/vzrun-podman-probe; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true
 echo "wrote $out (podman $(podman --version | awk '{print $3}'))"

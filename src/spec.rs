@@ -11,7 +11,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Process, Spec};
 
 use crate::linux::capabilities::CapSets;
 use crate::linux::mounts::MountPlan;
@@ -36,6 +36,8 @@ pub struct Plan {
     pub process: Option<ProcessPlan>,
     pub sysctls: Vec<(String, String)>,
     pub cgroup_path: PathBuf,
+    /// `linux.resources` with the beancounter annotations folded in.
+    pub resources: LinuxResources,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
 }
@@ -140,10 +142,40 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     let linux = spec.linux().clone().unwrap_or_default();
     let namespaces = namespaces(&linux)?;
 
-    let process = match spec.process() {
+    let mut process = match spec.process() {
         Some(p) => Some(process_plan(p)?),
         None => None,
     };
+
+    // Beancounters from annotations become resources and rlimits; what
+    // the config sets explicitly wins.
+    let ubc = crate::cgroups::ubc::from_annotations(spec.annotations().as_ref())?;
+    let explicit = linux.resources().clone().unwrap_or_default();
+    let mut resources = explicit.clone();
+    let warn = &mut |w: String| crate::logging::warn(format!("container {id}: {w}"));
+    crate::cgroups::ubc::merge(&ubc, &mut resources, &explicit, warn).context("annotations")?;
+    crate::cgroups::check_resources(&resources).context("linux.resources")?;
+    if let Some(pp) = process.as_mut() {
+        for (resource, soft, hard) in crate::cgroups::ubc::rlimits(&ubc) {
+            let (name, ubc_name) = if resource == libc::RLIMIT_MEMLOCK {
+                ("RLIMIT_MEMLOCK", "lockedpages")
+            } else {
+                ("RLIMIT_NOFILE", "numfile")
+            };
+            if pp.rlimits.iter().any(|r| r.resource == resource) {
+                warn(format!(
+                    "beancounter {ubc_name}: process.rlimits sets {name} too and wins"
+                ));
+                continue;
+            }
+            pp.rlimits.push(Rlimit {
+                resource,
+                name,
+                soft,
+                hard,
+            });
+        }
+    }
 
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -182,19 +214,14 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         check_hooks(h)?;
     }
 
-    let cgroup_path = match linux.cgroups_path() {
-        Some(p) if !p.as_os_str().is_empty() => p.clone(),
-        _ => PathBuf::from(id),
-    };
-    if cgroup_path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir))
+    if let Some(p) = linux.cgroups_path()
+        && p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
     {
-        bail!(
-            "linux.cgroupsPath: {} must not contain \"..\"",
-            cgroup_path.display()
-        );
+        bail!("linux.cgroupsPath: {} must not contain \"..\"", p.display());
     }
+    let cgroup_path = crate::cgroups::resolve(linux.cgroups_path().as_deref(), id)
+        .context("linux.cgroupsPath")?;
 
     let seccomp = linux
         .seccomp()
@@ -213,6 +240,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         process,
         sysctls,
         cgroup_path,
+        resources,
         spec,
     })
 }
@@ -335,6 +363,7 @@ pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Pl
         process: Some(process),
         sysctls: Vec::new(),
         cgroup_path: state.cgroup_path.clone(),
+        resources: LinuxResources::default(),
     })
 }
 

@@ -212,15 +212,24 @@ impl StateDir {
     /// Writes state.json so that readers see the old or the new file, never
     /// a torn one.
     pub fn save(&self, state: &State) -> Result<()> {
-        let tmp = self.path.join(".state.json.tmp");
-        let final_path = self.path.join(STATE_FILE);
         let data = serde_json::to_vec(state).context("encode state")?;
+        self.write_file(STATE_FILE, &data)
+    }
+
+    /// Replaces a file of the directory atomically (temp file + rename).
+    pub fn write_file(&self, name: &str, data: &[u8]) -> Result<()> {
+        let tmp = self.path.join(format!(".{name}.tmp"));
+        let final_path = self.path.join(name);
         let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
-        f.write_all(&data)
+        f.write_all(data)
             .with_context(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, &final_path)
             .with_context(|| format!("rename {} to {}", tmp.display(), final_path.display()))?;
         Ok(())
+    }
+
+    pub fn read_file(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path.join(name)).ok()
     }
 
     /// A path inside the directory that stays short however long the root

@@ -208,7 +208,11 @@ fn no_new_privileges_stops_a_setuid_binary() {
             .arg(&src)
             .output()
             .expect("run gcc");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         fs::set_permissions(&probe, fs::Permissions::from_mode(0o4755)).unwrap();
         b.config_mut()["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
         b.config_mut()["process"]["noNewPrivileges"] = serde_json::json!(nnp);

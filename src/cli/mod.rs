@@ -7,15 +7,20 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod beancounters;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,6 +99,18 @@ pub enum Command {
     List(list::Args),
     /// Write a default config.json
     Spec(spec::Args),
+    /// Change a container's resource limits while it runs
+    Update(Box<update::Args>),
+    /// Freeze every process of a container
+    Pause(pause::Args),
+    /// Thaw a paused container
+    Resume(pause::Args),
+    /// List a container's processes
+    Ps(ps::Args),
+    /// Print a container's statistics and OOM events
+    Events(events::Args),
+    /// OpenVZ beancounters: held, maxheld, barrier, limit, failcnt
+    Beancounters(beancounters::Args),
 }
 
 /// An error that must end the runtime with a status other than 1 (`exec`
@@ -134,6 +151,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(a) => run::run(g, a),
         Command::List(a) => list::run(g, a),
         Command::Spec(a) => spec::run(g, a),
+        Command::Update(a) => update::run(g, *a),
+        Command::Pause(a) => pause::pause(g, a),
+        Command::Resume(a) => pause::resume(g, a),
+        Command::Ps(a) => ps::run(g, a),
+        Command::Events(a) => events::run(g, a),
+        Command::Beancounters(a) => beancounters::run(g, a),
     }
 }
 

@@ -189,16 +189,13 @@ fn build(
     )?;
 
     cgroup.join(pid)?;
-    let linux = plan.spec.linux().as_ref();
-    let resources = linux
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
+    let resources = &plan.resources;
     let no_oom_kill = resources
         .memory()
         .as_ref()
         .and_then(|m| m.disable_oom_killer())
         .unwrap_or(false);
-    cgroup.apply(&resources, no_oom_kill)?;
+    cgroup.apply(resources, no_oom_kill)?;
     if let Some(adj) = plan
         .process
         .as_ref()

@@ -38,6 +38,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
                 }
             }
+            super::pause::thaw_to_die(&state);
             wait_gone(state.pid, Duration::from_secs(10))?;
         }
         s => bail!(

@@ -20,13 +20,20 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
             // SAFETY: kill with integer arguments.
             unsafe { libc::kill(pid, signal) };
         }
+        if signal == libc::SIGKILL {
+            super::pause::thaw_to_die(&state);
+        }
         return Ok(());
     }
     if status == Status::Stopped {
         bail!("container {id} is not running");
     }
     signal_init(state.pid, state.start_time, signal)
-        .with_context(|| format!("container {id}: send signal {signal}"))
+        .with_context(|| format!("container {id}: send signal {signal}"))?;
+    if signal == libc::SIGKILL {
+        super::pause::thaw_to_die(&state);
+    }
+    Ok(())
 }
 
 pub fn signal_init(pid: i32, start_time: u64, signal: i32) -> Result<()> {

@@ -1,14 +1,19 @@
 //! Lifecycle operations, one file each, called by the CLI: `create`,
-//! `start`, `kill`, `delete`, and the foreground wait of `run`. This module
-//! holds what they share: the hook state and tearing a container down.
+//! `start`, `kill`, `delete`, the foreground wait of `run`, `exec`,
+//! `update`, `pause`/`resume`, and the readers behind `events` and
+//! `beancounters`. This module holds what they share: the hook state and
+//! tearing a container down.
 
 pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod foreground;
 pub mod kill;
+pub mod pause;
 pub mod run;
 pub mod start;
+pub mod stats;
+pub mod update;
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;

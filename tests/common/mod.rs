@@ -923,3 +923,36 @@ pub fn host_sh(env: &TestEnv, script: &str) -> Out {
         Duration::from_secs(30),
     )
 }
+
+// ---------------------------------------------------------------------------
+// cgroup files of test containers (cgroupsPath /vzrun-test/<id>)
+// ---------------------------------------------------------------------------
+
+pub fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"
+    ))
+}
+
+pub fn cg_read(controller: &str, id: &str, file: &str) -> String {
+    let p = cg_path(controller, id, file);
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// Create + start a `sleep` container with the given resources.
+pub fn start_with_resources(env: &TestEnv, resources: serde_json::Value) -> (String, Bundle, i32) {
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    let r = &mut b.config_mut()["linux"]["resources"];
+    for (k, v) in resources.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    env.create(&id, &b);
+    env.start(&id);
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    (id, b, pid)
+}

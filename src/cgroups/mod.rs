@@ -1,0 +1,327 @@
+//! A thin layer over libcgroups: create the container's cgroup, put the init
+//! in it, apply `linux.resources`, freeze it, read its pids and statistics,
+//! remove it. `stats` shapes the statistics as runc's `events` does, `ubc`
+//! shows them as OpenVZ's beancounters.
+//!
+//! `cgroupsPath` as runc's cgroupfs driver resolves it: an absolute path is
+//! taken from the root of each hierarchy; a relative one, or the container
+//! id when the path is empty, is placed under the cgroup the runtime itself
+//! runs in. This module does not decide when cgroups are made or removed:
+//! the lifecycle code in `container/` does.
+
+pub mod stats;
+pub mod ubc;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use libcgroups::common::{
+    AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt, FreezerState,
+    create_cgroup_manager,
+};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+pub struct Cgroup {
+    path: PathBuf,
+    manager: AnyCgroupManager,
+}
+
+impl Cgroup {
+    /// Prepares the manager for `path`; nothing is created on disk until
+    /// [`Cgroup::join`].
+    pub fn new(path: &Path, id: &str) -> Result<Cgroup> {
+        let manager = create_cgroup_manager(CgroupConfig {
+            cgroup_path: path.to_path_buf(),
+            systemd_cgroup: false,
+            container_name: id.to_string(),
+        })
+        .with_context(|| format!("cgroup {}", path.display()))?;
+        Ok(Cgroup {
+            path: path.to_path_buf(),
+            manager,
+        })
+    }
+
+    /// Creates the cgroup in every hierarchy and moves `pid` into it.
+    pub fn join(&self, pid: i32) -> Result<()> {
+        self.manager
+            .add_task(Pid::from_raw(pid))
+            .with_context(|| format!("join cgroup {}", self.path.display()))
+    }
+
+    pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
+        let opt = ControllerOpt {
+            resources,
+            disable_oom_killer,
+            oom_score_adj: None,
+            freezer_state: None,
+        };
+        self.manager
+            .apply(&opt)
+            .with_context(|| format!("apply linux.resources to cgroup {}", self.path.display()))?;
+        // Since runtime-spec 1.3 a pids limit of 0 is a real limit (no new
+        // processes at all); libcgroups still reads it as "no limit".
+        if resources.pids().is_some_and(|p| p.limit() == 0) {
+            let f = file(&self.path, "pids", "pids.max");
+            std::fs::write(&f, "0").with_context(|| format!("write 0 to {}", f.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let pids = self
+            .manager
+            .get_all_pids()
+            .with_context(|| format!("list processes of cgroup {}", self.path.display()))?;
+        Ok(pids.into_iter().map(|p| p.as_raw()).collect())
+    }
+
+    /// Freezes (`pause`) or thaws (`resume`) every process of the cgroup;
+    /// returns once the kernel reports the new state.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let (state, what) = if frozen {
+            (FreezerState::Frozen, "freeze")
+        } else {
+            (FreezerState::Thawed, "thaw")
+        };
+        self.manager
+            .freeze(state)
+            .with_context(|| format!("{what} cgroup {}", self.path.display()))
+    }
+
+    pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
+        self.manager
+            .stats()
+            .with_context(|| format!("read statistics of cgroup {}", self.path.display()))
+    }
+
+    /// Removes the cgroup from every hierarchy (killing anything left in it).
+    pub fn remove(&self) -> Result<()> {
+        self.manager
+            .remove()
+            .with_context(|| format!("remove cgroup {}", self.path.display()))
+    }
+}
+
+/// Whether a cgroup already exists at `path` (in any hierarchy), and
+/// whether processes are in it. A container never takes over a cgroup with
+/// processes in it: removing the container would kill them.
+pub fn probe(path: &Path) -> (bool, bool) {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let dirs: Vec<PathBuf> = if unified() {
+        vec![Path::new(ROOT).join(rel)]
+    } else {
+        std::fs::read_dir(ROOT)
+            .map(|rd| rd.flatten().map(|e| e.path().join(rel)).collect())
+            .unwrap_or_default()
+    };
+    let mut exists = false;
+    for d in dirs {
+        if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+            exists = true;
+            if !procs.trim().is_empty() {
+                return (true, true);
+            }
+        }
+    }
+    (exists, false)
+}
+
+pub fn unified() -> bool {
+    Path::new(ROOT).join("cgroup.controllers").exists()
+}
+
+/// Whether the container's cgroup is frozen (`paused`); false when there is
+/// no freezer or no such cgroup.
+pub fn is_frozen(path: &Path) -> bool {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if unified() {
+        std::fs::read_to_string(Path::new(ROOT).join(rel).join("cgroup.freeze"))
+            .is_ok_and(|s| s.trim() == "1")
+    } else {
+        std::fs::read_to_string(
+            Path::new(ROOT)
+                .join("freezer")
+                .join(rel)
+                .join("freezer.state"),
+        )
+        .is_ok_and(|s| s.trim() == "FROZEN")
+    }
+}
+
+/// The container's file `name` of `controller` (v1: under that
+/// controller's hierarchy; v2: in the one unified directory), as text.
+pub fn read(path: &Path, controller: &str, name: &str) -> Option<String> {
+    std::fs::read_to_string(file(path, controller, name)).ok()
+}
+
+/// The path of a controller file of the cgroup at `path`.
+pub fn file(path: &Path, controller: &str, name: &str) -> PathBuf {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if unified() {
+        Path::new(ROOT).join(rel).join(name)
+    } else {
+        Path::new(ROOT).join(controller).join(rel).join(name)
+    }
+}
+
+/// A number read from a controller file; `max` (v2) is `None`, as is a
+/// missing file.
+pub fn read_u64(path: &Path, controller: &str, name: &str) -> Option<u64> {
+    read(path, controller, name)?.trim().parse().ok()
+}
+
+/// `key value` lines (memory.stat, cpu.stat, pids.events...).
+pub fn read_keyed(path: &Path, controller: &str, name: &str) -> Vec<(String, u64)> {
+    read(path, controller, name)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Checks values the kernel would refuse or misread, before anything is
+/// written: the caller names the field, this names the value.
+pub fn check_resources(r: &LinuxResources) -> Result<()> {
+    if let Some(m) = r.memory() {
+        for (field, v) in [
+            ("memory.limit", m.limit()),
+            ("memory.reservation", m.reservation()),
+            ("memory.swap", m.swap()),
+        ] {
+            if let Some(v) = v
+                && v < -1
+            {
+                anyhow::bail!("{field}: {v} is negative (use -1 for no limit)");
+            }
+        }
+        if let (Some(l), Some(s)) = (m.limit(), m.swap())
+            && l > 0
+            && s >= 0
+            && s < l
+        {
+            anyhow::bail!(
+                "memory.swap: {s} is below memory.limit {l} (swap counts memory plus swap)"
+            );
+        }
+        if let Some(sw) = m.swappiness()
+            && sw > 100
+        {
+            anyhow::bail!("memory.swappiness: {sw} is above 100");
+        }
+    }
+    if let Some(c) = r.cpu() {
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+        let online_nodes = std::fs::read_to_string("/sys/devices/system/node/online")
+            .unwrap_or_else(|_| "0".into());
+        for (field, list, host) in [
+            ("cpu.cpus", c.cpus().as_deref(), online.trim()),
+            ("cpu.mems", c.mems().as_deref(), online_nodes.trim()),
+        ] {
+            let Some(list) = list.filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let want = parse_list(list)
+                .with_context(|| format!("{field}: {list:?} is not a list like 0-2,4"))?;
+            let have = parse_list(host).unwrap_or_default();
+            if let Some(bad) = want.iter().find(|n| !have.contains(n)) {
+                anyhow::bail!(
+                    "{field}: {list:?} names {bad}, which this host does not have (online: {host})"
+                );
+            }
+        }
+        if let Some(p) = c.period()
+            && p > 0
+            && !(1000..=1_000_000).contains(&p)
+        {
+            anyhow::bail!("cpu.period: {p} is outside 1000..1000000 microseconds");
+        }
+    }
+    if let Some(p) = r.pids()
+        && p.limit() < -1
+    {
+        anyhow::bail!(
+            "pids.limit: {} is negative (use -1 for no limit)",
+            p.limit()
+        );
+    }
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && !unified() {
+        anyhow::bail!(
+            "unified: cgroup v2 settings need a cgroup v2 host; this host uses cgroup v1"
+        );
+    }
+    Ok(())
+}
+
+/// A kernel list such as `0-3,6`.
+fn parse_list(s: &str) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse()?, b.trim().parse()?);
+                anyhow::ensure!(a <= b, "range {part} goes backwards");
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse()?),
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves `linux.cgroupsPath` as runc's cgroupfs driver does: absolute
+/// paths start at the hierarchy root; a relative path, or the container id
+/// when there is none, goes under the runtime's own cgroup.
+pub fn resolve(path: Option<&Path>, id: &str) -> Result<PathBuf> {
+    let rel = match path {
+        Some(p) if p.is_absolute() => return Ok(p.to_path_buf()),
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+    let parent = own_cgroup(&own, unified())
+        .context("find the runtime's own cgroup in /proc/self/cgroup")?;
+    Ok(parent.join(rel))
+}
+
+/// The runtime's cgroup from /proc/self/cgroup: the unified entry on a v2
+/// host, the memory controller's on a v1 or hybrid one.
+fn own_cgroup(text: &str, unified: bool) -> Option<PathBuf> {
+    text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let ours = if unified {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == "memory")
+        };
+        ours.then(|| PathBuf::from(path))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cgroup_per_layout() {
+        let text = "12:memory:/agent/a\n11:cpu,cpuacct:/agent/b\n0::/unified/c\n";
+        assert_eq!(own_cgroup(text, false), Some(PathBuf::from("/agent/a")));
+        assert_eq!(own_cgroup(text, true), Some(PathBuf::from("/unified/c")));
+        assert_eq!(own_cgroup("1:cpu:/x\n", false), None);
+    }
+
+    #[test]
+    fn absolute_paths_are_kept() {
+        assert_eq!(
+            resolve(Some(Path::new("/a/b")), "id").unwrap(),
+            PathBuf::from("/a/b")
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! `vzrun ps [--format table|json] <id> [ps options]`: as runc, runs the
+//! host's `ps` (with `-ef` unless options are given) and keeps the lines of
+//! the container's processes; `--format json` prints their pids.
+
+use anyhow::{Context, Result, bail};
+
+use super::Global;
+use crate::cgroups::Cgroup;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Output format: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// Container id
+    pub id: String,
+    /// Options for ps
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+pub fn run(g: &Global, a: Args) -> Result<i32> {
+    let state = crate::state::read(&g.root, &a.id)?;
+    let pids = Cgroup::new(&state.cgroup_path, &a.id)?.pids()?;
+    match a.format.as_str() {
+        "json" => {
+            println!("{}", serde_json::to_string(&pids)?);
+            return Ok(0);
+        }
+        "table" => {}
+        f => bail!("--format: unknown format {f:?} (use table or json)"),
+    }
+    let args = if a.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_args
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
+    if !out.status.success() {
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .with_context(|| format!("ps {}: no PID column in its output", args.join(" ")))?;
+    println!("{header}");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,72 @@
+//! What `events` and `beancounters` read: the container's cgroup
+//! statistics in runc's shape, its OOM kills, and its beancounters with
+//! the peaks vzrun keeps in the state directory.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+
+use crate::cgroups::ubc::{self, Peaks, Row};
+use crate::cgroups::{self, Cgroup};
+use crate::state::{State, StateDir, Status};
+
+const PEAKS_FILE: &str = "beancounters.json";
+
+/// The container's state, refusing one that has no cgroup to read.
+fn load(root: &Path, id: &str) -> Result<(StateDir, State)> {
+    let dir = StateDir::open(root, id)?;
+    let state = dir.load(id)?;
+    if state.current_status() == Status::Creating {
+        bail!("container {id} is still being created");
+    }
+    Ok((dir, state))
+}
+
+/// runc's `{"type":"stats","id":…,"data":{…}}` event.
+pub fn stats_event(root: &Path, id: &str) -> Result<Value> {
+    let (_dir, state) = load(root, id)?;
+    if state.current_status() == Status::Stopped {
+        bail!("container {id} is not running");
+    }
+    let s = Cgroup::new(&state.cgroup_path, id)?.stats()?;
+    Ok(json!({"type": "stats", "id": id, "data": cgroups::stats::to_runc(&s)}))
+}
+
+/// How many times the kernel's OOM killer acted in the container's cgroup.
+pub fn oom_kills(state: &State) -> u64 {
+    let (file, key) = if cgroups::unified() {
+        ("memory.events", "oom_kill")
+    } else {
+        ("memory.oom_control", "oom_kill")
+    };
+    cgroups::read_keyed(&state.cgroup_path, "memory", file)
+        .into_iter()
+        .find_map(|(k, v)| (k == key).then_some(v))
+        .unwrap_or(0)
+}
+
+pub fn state(root: &Path, id: &str) -> Result<State> {
+    Ok(load(root, id)?.1)
+}
+
+/// The container's beancounters; the peaks kept for counters without a
+/// kernel peak are updated on the way.
+pub fn beancounters(root: &Path, id: &str) -> Result<Vec<Row>> {
+    let (dir, state) = load(root, id)?;
+    let mut pids = Cgroup::new(&state.cgroup_path, id)?
+        .pids()
+        .unwrap_or_default();
+    // The init first: the rlimits shown are its.
+    if state.current_status() != Status::Stopped {
+        pids.retain(|p| *p != state.pid);
+        pids.insert(0, state.pid);
+    }
+    let mut peaks: Peaks = dir
+        .read_file(PEAKS_FILE)
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .unwrap_or_default();
+    let rows = ubc::read(&state.cgroup_path, &pids, &mut peaks);
+    dir.write_file(PEAKS_FILE, &serde_json::to_vec(&peaks)?)?;
+    Ok(rows)
+}

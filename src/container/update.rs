@@ -1,0 +1,114 @@
+//! `update`: change a running (or created, or paused) container's limits
+//! in place. Everything is checked before the first cgroup file is written;
+//! if the kernel still refuses a value halfway, the previous limits are
+//! written back, so a failed update leaves the container as it was.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::LinuxResources;
+use serde_json::Value;
+
+use crate::cgroups::ubc::{self, Setting};
+use crate::cgroups::{self, Cgroup};
+use crate::state::{StateDir, Status};
+
+pub fn update(
+    root: &Path,
+    id: &str,
+    changes: LinuxResources,
+    beancounters: BTreeMap<String, Setting>,
+) -> Result<()> {
+    let dir = StateDir::open(root, id)?;
+    let mut state = dir.load(id)?;
+    match state.current_status() {
+        Status::Stopped | Status::Creating => bail!(
+            "container {id} is {}: only a created, running or paused container can be updated",
+            state.current_status().as_str()
+        ),
+        _ => {}
+    }
+    let mut wanted = changes.clone();
+    let warn = &mut |w: String| crate::logging::warn(format!("container {id}: {w}"));
+    ubc::merge(&beancounters, &mut wanted, &changes, warn)
+        .with_context(|| format!("container {id}: --ubc"))?;
+    cgroups::check_resources(&wanted).with_context(|| format!("container {id}: resources"))?;
+
+    let old = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let merged = merge_resources(&old, &wanted)?;
+    let memory = merged.memory().unwrap_or_default();
+    if memory.check_before_update().unwrap_or(false)
+        && let Some(limit) = wanted.memory().and_then(|m| m.limit()).filter(|l| *l > 0)
+    {
+        let usage = cgroups::read_u64(&state.cgroup_path, "memory", "memory.usage_in_bytes")
+            .or_else(|| cgroups::read_u64(&state.cgroup_path, "memory", "memory.current"))
+            .unwrap_or(0);
+        if (limit as u64) < usage {
+            bail!(
+                "container {id}: memory limit {limit} is below the current usage {usage} \
+                 (memory.checkBeforeUpdate is set)"
+            );
+        }
+    }
+
+    let cgroup = Cgroup::new(&state.cgroup_path, id)?;
+    let no_oom_kill = memory.disable_oom_killer().unwrap_or(false);
+    if let Err(e) = cgroup.apply(&wanted, no_oom_kill) {
+        if let Err(back) = cgroup.apply(&old, no_oom_kill) {
+            crate::logging::warn(format!(
+                "container {id}: restoring the previous limits: {back:#}"
+            ));
+        }
+        return Err(e.context(format!("container {id}: update")));
+    }
+    for (resource, soft, hard) in ubc::rlimits(&beancounters) {
+        let rl = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        for pid in cgroup.pids()? {
+            // SAFETY: prlimit reads `rl`, which outlives the call, and
+            // writes nothing back (null old-limit pointer).
+            let rc = unsafe { libc::prlimit(pid, resource, &rl, std::ptr::null_mut()) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error()).with_context(|| {
+                    format!(
+                        "container {id}: set rlimit {resource} of pid {pid} to {soft}:{hard} \
+                         (raising a hard limit needs CAP_SYS_RESOURCE)"
+                    )
+                });
+            }
+        }
+    }
+
+    let mut config = state.config.clone();
+    let mut linux = config.linux().clone().unwrap_or_default();
+    linux.set_resources(Some(merged));
+    config.set_linux(Some(linux));
+    state.config = config;
+    dir.save(&state)
+}
+
+/// The container's recorded resources with `changes` laid over them,
+/// field by field (a change to `memory.limit` keeps `memory.swap`).
+fn merge_resources(old: &LinuxResources, changes: &LinuxResources) -> Result<LinuxResources> {
+    fn lay(base: &mut Value, over: Value) {
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) => {
+                for (k, v) in o {
+                    lay(b.entry(k).or_insert(Value::Null), v);
+                }
+            }
+            (b, o) => *b = o,
+        }
+    }
+    let mut base = serde_json::to_value(old)?;
+    lay(&mut base, serde_json::to_value(changes)?);
+    Ok(serde_json::from_value(base)?)
+}

@@ -112,3 +112,206 @@ fn cgroups_removed_after_delete() {
     assert_eq!(env.run_fg(&id, &b).0, 0);
     assert_eq!(cgroup_dirs(&id), Vec::<PathBuf>::new());
 }
+
+/// major:minor of a block device of this host (the first disk, else a
+/// loop device), for the per-device blockIO settings.
+fn block_device() -> (u64, u64) {
+    let mut devs: Vec<String> = fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    devs.sort_by_key(|d| {
+        (
+            d.starts_with("loop") || d.starts_with("zram") || d.starts_with("ram"),
+            d.clone(),
+        )
+    });
+    let dev = fs::read_to_string(format!("/sys/block/{}/dev", devs[0])).unwrap();
+    let (ma, mi) = dev.trim().split_once(':').unwrap();
+    (ma.parse().unwrap(), mi.parse().unwrap())
+}
+
+#[test]
+fn every_resource_field_reaches_its_cgroup_file() {
+    let env = TestEnv::new("cg_fields");
+    let (major, minor) = block_device();
+    let cpus = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let last_cpu = cpus.trim().rsplit(['-', ',']).next().unwrap().to_string();
+    let (id, _b, _) = start_with_resources(
+        &env,
+        json!({
+            "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20,
+                       "swappiness": 30, "disableOOMKiller": true, "kernelTCP": 16 << 20},
+            "cpu": {"shares": 300, "quota": 40000, "period": 200000, "burst": 10000,
+                    "cpus": last_cpu, "mems": "0", "idle": 0},
+            "pids": {"limit": 64},
+            "blockIO": {"weight": 300,
+                        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+                        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}],
+        }),
+    );
+    let dev = format!("{major}:{minor}");
+    for (ctrl, file, want) in [
+        ("memory", "memory.limit_in_bytes", (64u64 << 20).to_string()),
+        (
+            "memory",
+            "memory.soft_limit_in_bytes",
+            (32u64 << 20).to_string(),
+        ),
+        (
+            "memory",
+            "memory.memsw.limit_in_bytes",
+            (96u64 << 20).to_string(),
+        ),
+        ("memory", "memory.swappiness", "30".into()),
+        ("cpu", "cpu.shares", "300".into()),
+        ("cpu", "cpu.cfs_quota_us", "40000".into()),
+        ("cpu", "cpu.cfs_period_us", "200000".into()),
+        ("cpuset", "cpuset.cpus", last_cpu.clone()),
+        ("cpuset", "cpuset.mems", "0".into()),
+        ("pids", "pids.max", "64".into()),
+        (
+            "blkio",
+            "blkio.throttle.read_bps_device",
+            format!("{dev} 1048576"),
+        ),
+        (
+            "blkio",
+            "blkio.throttle.write_iops_device",
+            format!("{dev} 300"),
+        ),
+        (
+            "hugetlb",
+            "hugetlb.2MB.limit_in_bytes",
+            (4u64 << 20).to_string(),
+        ),
+    ] {
+        assert_eq!(cg_read(ctrl, &id, file), want, "{ctrl}/{file}");
+    }
+    assert!(cg_read("memory", &id, "memory.oom_control").contains("oom_kill_disable 1"));
+    if is_vzrun() {
+        // runc 1.1.5 ignores kernelTCP and burst.
+        assert_eq!(cg_read("cpu", &id, "cpu.cfs_burst_us"), "10000");
+        assert_eq!(
+            cg_read("memory", &id, "memory.kmem.tcp.limit_in_bytes"),
+            (16u64 << 20).to_string()
+        );
+    }
+    let weight = ["blkio.bfq.weight", "blkio.weight"]
+        .iter()
+        .find_map(|f| fs::read_to_string(cg_path("blkio", &id, f)).ok())
+        .expect("a blkio weight file");
+    assert!(weight.contains("300"), "{weight}");
+}
+
+#[test]
+fn pids_limit_zero_allows_no_new_process() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates runtime-spec 1.3 and reads 0 as "no limit"
+    }
+    let env = TestEnv::new("cg_pids_zero");
+    let (id, _b, _) = start_with_resources(&env, json!({"pids": {"limit": 0}}));
+    assert_eq!(cg_read("pids", &id, "pids.max"), "0");
+    let o = env.rt(&["exec", &id, "true"]);
+    assert_ne!(o.code, 0, "a process started under pids.max 0: {o}");
+}
+
+#[test]
+fn resources_this_host_cannot_apply_are_refused_by_field() {
+    let env = TestEnv::new("cg_unsupported");
+    let mut cases = vec![
+        (json!({"unified": {"memory.high": "1000000"}}), "unified"),
+        (
+            json!({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}),
+            "realtimeRuntime",
+        ),
+        (json!({"cpu": {"cpus": "0-255"}}), "cpu.cpus"),
+        (json!({"memory": {"limit": -20}}), "memory.limit"),
+        (json!({"memory": {"swappiness": 300}}), "swappiness"),
+    ];
+    if !std::path::Path::new("/sys/fs/cgroup/net_cls").exists() {
+        cases.push((json!({"network": {"classID": 1048577}}), "network.classID"));
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/rdma").exists() {
+        cases.push((json!({"rdma": {"mlx4_0": {"hcaHandles": 3}}}), "rdma"));
+    }
+    for (res, field) in cases {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.config_mut()["linux"]["resources"] = res.clone();
+        b.set_args(&["true"]);
+        let o = env.run_out(&id, &b, &[]);
+        assert_ne!(o.code, 0, "{res} was accepted: {o}");
+        if is_vzrun() {
+            assert!(
+                o.stderr.contains(field) && o.stderr.contains(&id),
+                "{res}: {o}"
+            );
+        }
+        env.assert_no_leftovers(&id);
+    }
+}
+
+/// Removes a test's caller cgroup (in every hierarchy) when dropped.
+struct CallerCgroup(String);
+
+impl Drop for CallerCgroup {
+    fn drop(&mut self) {
+        for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let top = e.path().join(&self.0);
+            if top.is_dir() {
+                let _ = std::process::Command::new("find")
+                    .arg(&top)
+                    .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+fn relative_and_empty_cgroups_paths_nest_under_the_callers_cgroup() {
+    // runc's cgroupfs rule: a relative cgroupsPath, or the container id
+    // when there is none, goes under the runtime's own cgroup. The runtime
+    // is started from a cgroup of the test's own, never the machine's.
+    let env = TestEnv::new("cg_relative");
+    let caller = format!("vzrun-test/{}-caller", env.new_id());
+    let _guard = CallerCgroup(caller.clone());
+    for path in [Some("rel/sub"), None] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        match path {
+            Some(p) => b.config_mut()["linux"]["cgroupsPath"] = json!(p),
+            None => {
+                b.config_mut()["linux"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("cgroupsPath");
+            }
+        }
+        b.config_mut()["linux"]["resources"] = json!({"pids": {"limit": 99}});
+        b.set_sh("grep ':memory:' /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max");
+        b.write();
+        let script = format!(
+            "for c in /sys/fs/cgroup/*/; do d=${{c}}{caller}; mkdir -p $d || exit 9; \
+               if [ -f ${{c}}cpuset.cpus ]; then for f in cpuset.cpus cpuset.mems; do \
+                 for x in ${{c}}vzrun-test $d; do [ -n \"$(cat $x/$f)\" ] || cat ${{c}}$f > $x/$f; done; done; fi; \
+               echo $$ > $d/cgroup.procs || exit 9; done; \
+             exec {rt} --root {root} run --bundle {bundle} {id}",
+            rt = runtime().display(),
+            root = env.root.display(),
+            bundle = b.path(),
+        );
+        let o = host_sh(&env, &script);
+        assert_eq!(o.code, 0, "{o}");
+        let want = format!("/{caller}/{}", path.unwrap_or(&id));
+        let line = o.stdout.lines().next().unwrap_or_default();
+        assert!(line.ends_with(&format!(":memory:{want}")), "{path:?}: {o}");
+        assert!(
+            !std::path::Path::new(&format!("/sys/fs/cgroup/memory{want}")).exists(),
+            "left behind"
+        );
+    }
+}

@@ -53,6 +53,7 @@ impl Cgroup {
     }
 
     pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
+        self.host_supports(resources)?;
         let opt = ControllerOpt {
             resources,
             disable_oom_killer,
@@ -62,11 +63,69 @@ impl Cgroup {
         self.manager
             .apply(&opt)
             .with_context(|| format!("apply linux.resources to cgroup {}", self.path.display()))?;
+        if let Some(kmem) = resources
+            .memory()
+            .and_then(|m| m.kernel())
+            .filter(|k| *k > 0)
+            && read_u64(&self.path, "memory", "memory.kmem.limit_in_bytes") != Some(kmem as u64)
+        {
+            crate::logging::warn(format!(
+                "linux.resources.memory.kernel: this kernel does not enforce kernel memory \
+                 limits (ignored); kernel memory is still charged to memory.limit"
+            ));
+        }
         // Since runtime-spec 1.3 a pids limit of 0 is a real limit (no new
         // processes at all); libcgroups still reads it as "no limit".
         if resources.pids().is_some_and(|p| p.limit() == 0) {
             let f = file(&self.path, "pids", "pids.max");
             std::fs::write(&f, "0").with_context(|| format!("write 0 to {}", f.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses what this host's cgroups cannot do, naming the field,
+    /// rather than letting it be skipped or fail with a file name only.
+    fn host_supports(&self, r: &LinuxResources) -> Result<()> {
+        if let Some(n) = r.network() {
+            if n.class_id().is_some() && !controller_available("net_cls") {
+                anyhow::bail!(
+                    "linux.resources.network.classID: the net_cls controller is not available on this host"
+                );
+            }
+            if n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+                && !controller_available("net_prio")
+            {
+                anyhow::bail!(
+                    "linux.resources.network.priorities: the net_prio controller is not available on this host"
+                );
+            }
+        }
+        if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) && !controller_available("rdma") {
+            anyhow::bail!(
+                "linux.resources.rdma: the rdma controller is not available on this host"
+            );
+        }
+        if let Some(rt) = r
+            .cpu()
+            .as_ref()
+            .and_then(|c| c.realtime_runtime())
+            .filter(|r| *r > 0)
+            && !unified()
+        {
+            // The kernel only grants a group the realtime time its parent
+            // has; a fresh parent has none.
+            let parent = self.path.parent().unwrap_or(Path::new("/"));
+            let granted = std::fs::read_to_string(file(parent, "cpu", "cpu.rt_runtime_us"))
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            if rt > granted {
+                anyhow::bail!(
+                    "linux.resources.cpu.realtimeRuntime: {rt} µs is more than the parent cgroup {} \
+                     grants ({granted} µs in its cpu.rt_runtime_us)",
+                    parent.display()
+                );
+            }
         }
         Ok(())
     }
@@ -128,6 +187,16 @@ pub fn probe(path: &Path) -> (bool, bool) {
         }
     }
     (exists, false)
+}
+
+/// Whether this host's cgroups have `controller` at all.
+pub fn controller_available(controller: &str) -> bool {
+    if unified() {
+        std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
+    } else {
+        Path::new(ROOT).join(controller).exists()
+    }
 }
 
 pub fn unified() -> bool {

@@ -81,6 +81,7 @@ pub fn runtime_name() -> String {
 /// receiving the container's output: re-read them with [`Out::stdout_now`].
 #[derive(Debug, Clone)]
 pub struct Out {
+    pub program: PathBuf,
     pub args: Vec<String>,
     /// Exit code; 128+N if the runtime was killed by signal N.
     pub code: i32,
@@ -117,7 +118,7 @@ impl std::fmt::Display for Out {
         write!(
             f,
             "`{} {}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            runtime().display(),
+            self.program.display(),
             self.args.join(" "),
             self.code,
             self.stdout,
@@ -194,6 +195,7 @@ pub fn try_run_cmd(
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Ok(Out {
+        program: program.to_path_buf(),
         args: args.to_vec(),
         code,
         stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),

@@ -69,10 +69,10 @@ impl Cgroup {
             .filter(|k| *k > 0)
             && read_u64(&self.path, "memory", "memory.kmem.limit_in_bytes") != Some(kmem as u64)
         {
-            crate::logging::warn(format!(
+            crate::logging::warn(
                 "linux.resources.memory.kernel: this kernel does not enforce kernel memory \
-                 limits (ignored); kernel memory is still charged to memory.limit"
-            ));
+                 limits (ignored); kernel memory is still charged to memory.limit",
+            );
         }
         // Since runtime-spec 1.3 a pids limit of 0 is a real limit (no new
         // processes at all); libcgroups still reads it as "no limit".

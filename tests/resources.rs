@@ -388,8 +388,10 @@ fn beancounters_show_memory_and_pids_failures() {
     let np = counter(&rows, "numproc");
     assert_eq!(np["limit"], 8);
     assert!(np["failcnt"].as_u64().unwrap() > 0, "{np}");
-    // sh and the sleeps the subshell got to start.
-    assert_eq!(np["held"], 7, "{np}");
+    // sh and the sleeps the subshell got to start (how many depends on
+    // how fast the OOM-killed processes were gone).
+    let held = np["held"].as_u64().unwrap();
+    assert!((2..=8).contains(&held), "{np}");
     assert!(np["maxheld"].as_u64() >= np["held"].as_u64(), "{np}");
 }
 

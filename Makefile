@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 CARGO  ?= cargo
 DEMO   ?= demo/busybox
 
-.PHONY: all build test install demo deps lint clean
+.PHONY: all build test vm-test install demo deps lint clean
 
 all: build
 
@@ -21,6 +21,11 @@ test: deps
 	$(CARGO) test -- --test-threads=2; rc=$$?; \
 	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
 	integration/compare-runc.sh target/debug/vzrun
+	hack/vm/lane.sh
+
+# The same integration tests in a cgroup v2 VM (QEMU, Debian's kernel).
+vm-test:
+	hack/vm/lane.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

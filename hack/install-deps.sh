@@ -9,6 +9,11 @@ need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
 # gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
 [ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
+# libelf-dev, zlib1g-dev, pkg-config: libbpf (cgroup v2 device filters)
+# is built from source with vzrun.
+for p in libelf-dev zlib1g-dev pkg-config; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+done
 [ -x /usr/bin/busybox ] && /usr/bin/busybox --list >/dev/null 2>&1 && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic' || need="$need busybox-static"
 
 if [ -n "$need" ]; then

@@ -1,4 +1,5 @@
-//! cgroup placement and resource limits (cgroup v1 hierarchy on this host).
+//! cgroup placement and resource limits, on cgroup v1 (this host) and v2
+//! (the VM lane): `cg_read` reads a knob from whichever files hold it.
 mod common;
 use common::*;
 use serde_json::json;
@@ -19,7 +20,7 @@ fn cpu_shares_quota_period() {
         &env,
         json!({ "cpu": { "shares": 512, "quota": 50000, "period": 100000 } }),
     );
-    assert_eq!(cg_read("cpu", &id, "cpu.shares"), "512");
+    assert_eq!(cg_read("cpu", &id, "cpu.shares"), shares(512));
     assert_eq!(cg_read("cpu", &id, "cpu.cfs_quota_us"), "50000");
     assert_eq!(cg_read("cpu", &id, "cpu.cfs_period_us"), "100000");
 }
@@ -55,7 +56,13 @@ fn process_is_placed_in_cgroups() {
     let (id, _b, pid) = start_with_resources(&env, json!({ "pids": { "limit": 100 } }));
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let want = format!("/vzrun-test/{id}");
-    for ctrl in ["memory", "pids", "cpu"] {
+    if cgroup_v2() {
+        assert!(cg.lines().any(|l| l == format!("0::{want}")), "{cg}");
+    }
+    for ctrl in ["memory", "pids", "cpu"]
+        .into_iter()
+        .filter(|_| !cgroup_v2())
+    {
         let line = cg
             .lines()
             .find(|l| {
@@ -87,7 +94,11 @@ fn container_sees_its_own_limit() {
     let id = env.new_id();
     let mut b = env.bundle(&id);
     b.config_mut()["linux"]["resources"]["memory"] = json!({ "limit": 67108864 });
-    b.set_sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes");
+    b.set_sh(if cgroup_v2() {
+        "cat /sys/fs/cgroup/memory.max"
+    } else {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+    });
     let (code, out, err) = env.run_fg(&id, &b);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "67108864");
@@ -138,21 +149,23 @@ fn every_resource_field_reaches_its_cgroup_file() {
     let (major, minor) = block_device();
     let cpus = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
     let last_cpu = cpus.trim().rsplit(['-', ',']).next().unwrap().to_string();
-    let (id, _b, _) = start_with_resources(
-        &env,
-        json!({
-            "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20,
-                       "swappiness": 30, "disableOOMKiller": true, "kernelTCP": 16 << 20},
-            "cpu": {"shares": 300, "quota": 40000, "period": 200000, "burst": 10000,
-                    "cpus": last_cpu, "mems": "0", "idle": 0},
-            "pids": {"limit": 64},
-            "blockIO": {"weight": 300,
-                        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
-                        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]},
-            "hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}],
-        }),
-    );
-    let dev = format!("{major}:{minor}");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    b.config_mut()["linux"]["resources"] = json!({
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 96 << 20,
+                   "swappiness": 30, "disableOOMKiller": true, "kernelTCP": 16 << 20},
+        "cpu": {"shares": 300, "quota": 40000, "period": 200000, "burst": 10000,
+                "cpus": last_cpu, "mems": "0", "idle": 0},
+        "pids": {"limit": 64},
+        "blockIO": {"weight": 300,
+                    "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+                    "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]},
+        "hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}],
+    });
+    let created = env.create_out(&id, &b, &[]);
+    assert_eq!(created.code, 0, "{created}");
+    env.start(&id);
     for (ctrl, file, want) in [
         ("memory", "memory.limit_in_bytes", (64u64 << 20).to_string()),
         (
@@ -165,23 +178,12 @@ fn every_resource_field_reaches_its_cgroup_file() {
             "memory.memsw.limit_in_bytes",
             (96u64 << 20).to_string(),
         ),
-        ("memory", "memory.swappiness", "30".into()),
-        ("cpu", "cpu.shares", "300".into()),
+        ("cpu", "cpu.shares", shares(300)),
         ("cpu", "cpu.cfs_quota_us", "40000".into()),
         ("cpu", "cpu.cfs_period_us", "200000".into()),
         ("cpuset", "cpuset.cpus", last_cpu.clone()),
         ("cpuset", "cpuset.mems", "0".into()),
         ("pids", "pids.max", "64".into()),
-        (
-            "blkio",
-            "blkio.throttle.read_bps_device",
-            format!("{dev} 1048576"),
-        ),
-        (
-            "blkio",
-            "blkio.throttle.write_iops_device",
-            format!("{dev} 300"),
-        ),
         (
             "hugetlb",
             "hugetlb.2MB.limit_in_bytes",
@@ -190,20 +192,61 @@ fn every_resource_field_reaches_its_cgroup_file() {
     ] {
         assert_eq!(cg_read(ctrl, &id, file), want, "{ctrl}/{file}");
     }
-    assert!(cg_read("memory", &id, "memory.oom_control").contains("oom_kill_disable 1"));
     if is_vzrun() {
-        // runc 1.1.5 ignores kernelTCP and burst.
+        // runc 1.1.5 ignores burst.
         assert_eq!(cg_read("cpu", &id, "cpu.cfs_burst_us"), "10000");
-        assert_eq!(
-            cg_read("memory", &id, "memory.kmem.tcp.limit_in_bytes"),
-            (16u64 << 20).to_string()
-        );
     }
-    let weight = ["blkio.bfq.weight", "blkio.weight"]
+    let dev = format!("{major}:{minor}");
+    if cgroup_v2() {
+        let io = fs::read_to_string(cg_path("io", &id, "io.max")).unwrap();
+        let line = io
+            .lines()
+            .find(|l| l.starts_with(&dev))
+            .unwrap_or_else(|| panic!("{io}"));
+        assert!(
+            line.contains("rbps=1048576") && line.contains("wiops=300"),
+            "{line}"
+        );
+        // No v2 counterpart: a warning, and the container runs.
+        for field in ["swappiness", "disableOOMKiller", "kernelTCP"] {
+            if is_vzrun() {
+                assert!(
+                    created.stderr.contains(field),
+                    "no warning for {field}: {created}"
+                );
+            }
+        }
+    } else {
+        assert_eq!(
+            cg_read("blkio", &id, "blkio.throttle.read_bps_device"),
+            format!("{dev} 1048576")
+        );
+        assert_eq!(
+            cg_read("blkio", &id, "blkio.throttle.write_iops_device"),
+            format!("{dev} 300")
+        );
+        assert_eq!(cg_read("memory", &id, "memory.swappiness"), "30");
+        assert!(cg_read("memory", &id, "memory.oom_control").contains("oom_kill_disable 1"));
+        if is_vzrun() {
+            // runc 1.1.5 ignores kernelTCP.
+            assert_eq!(
+                cg_read("memory", &id, "memory.kmem.tcp.limit_in_bytes"),
+                (16u64 << 20).to_string()
+            );
+        }
+    }
+    // v1 and bfq take the weight as it is; v2's io.weight has 1..10000.
+    let weights = [
+        ("blkio.bfq.weight", "300"),
+        ("blkio.weight", "300"),
+        ("io.bfq.weight", "300"),
+        ("io.weight", "default 2930"),
+    ];
+    let (file, weight, want) = weights
         .iter()
-        .find_map(|f| fs::read_to_string(cg_path("blkio", &id, f)).ok())
-        .expect("a blkio weight file");
-    assert!(weight.contains("300"), "{weight}");
+        .find_map(|(f, want)| Some((f, fs::read_to_string(cg_path("blkio", &id, f)).ok()?, want)))
+        .expect("a block IO weight file");
+    assert!(weight.contains(want), "{file}: {weight}");
 }
 
 #[test]
@@ -222,7 +265,6 @@ fn pids_limit_zero_allows_no_new_process() {
 fn resources_this_host_cannot_apply_are_refused_by_field() {
     let env = TestEnv::new("cg_unsupported");
     let mut cases = vec![
-        (json!({"unified": {"memory.high": "1000000"}}), "unified"),
         (
             json!({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}),
             "realtimeRuntime",
@@ -231,10 +273,14 @@ fn resources_this_host_cannot_apply_are_refused_by_field() {
         (json!({"memory": {"limit": -20}}), "memory.limit"),
         (json!({"memory": {"swappiness": 300}}), "swappiness"),
     ];
-    if !std::path::Path::new("/sys/fs/cgroup/net_cls").exists() {
+    if !cgroup_v2() {
+        // v2-only key/values on a v1 host (on v2 they apply, see below).
+        cases.push((json!({"unified": {"memory.high": "1000000"}}), "unified"));
+    }
+    if !controller_available("net_cls") {
         cases.push((json!({"network": {"classID": 1048577}}), "network.classID"));
     }
-    if !std::path::Path::new("/sys/fs/cgroup/rdma").exists() {
+    if !controller_available("rdma") {
         cases.push((json!({"rdma": {"mlx4_0": {"hcaHandles": 3}}}), "rdma"));
     }
     for (res, field) in cases {
@@ -259,8 +305,12 @@ struct CallerCgroup(String);
 
 impl Drop for CallerCgroup {
     fn drop(&mut self) {
-        for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let top = e.path().join(&self.0);
+        let roots = fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path());
+        for top in roots.chain([PathBuf::from("/sys/fs/cgroup")]) {
+            let top = top.join(&self.0);
             if top.is_dir() {
                 let _ = std::process::Command::new("find")
                     .arg(&top)
@@ -291,27 +341,102 @@ fn relative_and_empty_cgroups_paths_nest_under_the_callers_cgroup() {
                     .remove("cgroupsPath");
             }
         }
-        b.config_mut()["linux"]["resources"] = json!({"pids": {"limit": 99}});
-        b.set_sh("grep ':memory:' /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max");
+        // On v2 the caller's cgroup holds processes, so it cannot hand
+        // controllers down (no internal processes): the container is placed
+        // but gets no limits there.
+        if cgroup_v2() {
+            b.set_sh("cat /proc/self/cgroup");
+        } else {
+            b.config_mut()["linux"]["resources"] = json!({"pids": {"limit": 99}});
+            b.set_sh("grep ':memory:' /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max");
+        }
         b.write();
-        let script = format!(
-            "for c in /sys/fs/cgroup/*/; do d=${{c}}{caller}; mkdir -p $d || exit 9; \
+        let join = if cgroup_v2() {
+            format!(
+                "d=/sys/fs/cgroup/{caller}; mkdir -p $d && echo $$ > $d/cgroup.procs || exit 9;"
+            )
+        } else {
+            format!(
+                "for c in /sys/fs/cgroup/*/; do d=${{c}}{caller}; mkdir -p $d || exit 9; \
                if [ -f ${{c}}cpuset.cpus ]; then for f in cpuset.cpus cpuset.mems; do \
                  for x in ${{c}}vzrun-test $d; do [ -n \"$(cat $x/$f)\" ] || cat ${{c}}$f > $x/$f; done; done; fi; \
-               echo $$ > $d/cgroup.procs || exit 9; done; \
-             exec {rt} --root {root} run --bundle {bundle} {id}",
+               echo $$ > $d/cgroup.procs || exit 9; done;"
+            )
+        };
+        let script = format!(
+            "{join} exec {rt} --root {root} run --bundle {bundle} {id}",
             rt = runtime().display(),
             root = env.root.display(),
             bundle = b.path(),
         );
         let o = host_sh(&env, &script);
+        if cgroup_v2() {
+            // v2 forbids it: the caller's cgroup holds the runtime itself,
+            // and a cgroup with processes cannot have children with
+            // controllers. The documented error says so.
+            assert_ne!(o.code, 0, "{o}");
+            if is_vzrun() {
+                assert!(o.stderr.contains("has processes of its own"), "{o}");
+            }
+            env.assert_no_leftovers(&id);
+            continue;
+        }
         assert_eq!(o.code, 0, "{o}");
         let want = format!("/{caller}/{}", path.unwrap_or(&id));
         let line = o.stdout.lines().next().unwrap_or_default();
-        assert!(line.ends_with(&format!(":memory:{want}")), "{path:?}: {o}");
-        assert!(
-            !std::path::Path::new(&format!("/sys/fs/cgroup/memory{want}")).exists(),
-            "left behind"
+        let (placed, dir) = if cgroup_v2() {
+            (format!("0::{want}"), format!("/sys/fs/cgroup{want}"))
+        } else {
+            (
+                format!(":memory:{want}"),
+                format!("/sys/fs/cgroup/memory{want}"),
+            )
+        };
+        assert!(line.ends_with(&placed), "{path:?}: {o}");
+        assert!(!std::path::Path::new(&dir).exists(), "left behind");
+    }
+}
+
+/// Whether the host's cgroups have `controller` (v1: a hierarchy of it;
+/// v2: listed in the root's cgroup.controllers).
+fn controller_available(controller: &str) -> bool {
+    if cgroup_v2() {
+        fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
+    } else {
+        std::path::Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .exists()
+    }
+}
+
+#[test]
+fn unified_key_values_apply_on_cgroup_v2_only() {
+    let env = TestEnv::new("cg_unified");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    b.config_mut()["linux"]["resources"] =
+        json!({"unified": {"memory.high": "67108864", "pids.max": "21"}});
+    let o = env.create_out(&id, &b, &[]);
+    if cgroup_v2() {
+        assert_eq!(o.code, 0, "{o}");
+        assert_eq!(
+            fs::read_to_string(cg_path("", &id, "memory.high"))
+                .unwrap()
+                .trim(),
+            "67108864"
         );
+        assert_eq!(cg_read("pids", &id, "pids.max"), "21");
+    } else {
+        // The documented error: the key/values name v2 files.
+        assert_ne!(o.code, 0, "{o}");
+        if is_vzrun() {
+            assert!(
+                o.stderr.contains("unified") && o.stderr.contains("cgroup v2"),
+                "{o}"
+            );
+        }
+        env.assert_no_leftovers(&id);
     }
 }

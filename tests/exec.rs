@@ -37,7 +37,7 @@ fn exec(env: &TestEnv, id: &str, args: &[&str]) -> Out {
 
 /// Processes in the container's cgroup (host view).
 fn cgroup_procs(id: &str) -> usize {
-    fs::read_to_string(format!("/sys/fs/cgroup/pids/vzrun-test/{id}/cgroup.procs"))
+    fs::read_to_string(cg_path("pids", id, "cgroup.procs"))
         .map(|s| s.lines().count())
         .unwrap_or(0)
 }
@@ -83,13 +83,9 @@ fn exec_enters_the_cgroup_and_writes_pid_file() {
         .unwrap();
     env.track_pid(pid);
     assert!(pid_alive(pid));
-    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     for ctrl in ["memory", "pids", "cpu"] {
-        let line = cg
-            .lines()
-            .find(|l| l.split(':').nth(1) == Some(ctrl))
-            .unwrap();
-        assert!(line.ends_with(&format!("/vzrun-test/{id}")), "{ctrl}: {cg}");
+        let cg = cgroup_of(pid, ctrl);
+        assert_eq!(cg, Some(format!("/vzrun-test/{id}")), "{ctrl}");
     }
     // The detached process lives in the container's pid namespace.
     let ns = |p: i32| fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
@@ -248,10 +244,14 @@ fn exec_into_stopped_or_paused_container_fails() {
     let env = TestEnv::new("exec_state");
     let (id, _b, _) = running(&env);
     // Paused, as `pause` will do it: the freezer cgroup frozen.
-    let freezer = format!("/sys/fs/cgroup/freezer/vzrun-test/{id}/freezer.state");
-    fs::write(&freezer, "FROZEN").unwrap();
+    let (freezer, frozen, thawed) = if cgroup_v2() {
+        (cg_path("", &id, "cgroup.freeze"), "1", "0")
+    } else {
+        (cg_path("freezer", &id, "freezer.state"), "FROZEN", "THAWED")
+    };
+    fs::write(&freezer, frozen).unwrap();
     let o = exec(&env, &id, &["--", "true"]);
-    fs::write(&freezer, "THAWED").unwrap();
+    fs::write(&freezer, thawed).unwrap();
     // exec exits 255 on its own failures (runc does too), so they differ
     // from the exit codes of the process.
     assert_eq!(o.code, 255, "{o}");
@@ -548,14 +548,10 @@ fn exec_into_a_sub_cgroup() {
         .parse()
         .unwrap();
     env.track_pid(pid);
-    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let cg = cgroup_of(pid, "pids");
     // SAFETY: killing the process this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let line = cg
-        .lines()
-        .find(|l| l.split(':').nth(1) == Some("pids"))
-        .unwrap();
-    assert!(line.ends_with(&format!("/vzrun-test/{id}/sub")), "{cg}");
+    assert_eq!(cg, Some(format!("/vzrun-test/{id}/sub")));
     let deadline = Instant::now() + Duration::from_secs(10);
     for d in &dirs {
         while fs::remove_dir(d.join("sub")).is_err() && Instant::now() < deadline {

@@ -192,27 +192,11 @@ fn no_new_privileges_stops_a_setuid_binary() {
     // container user keeps the user's euid; without it the kernel grants
     // root, which shows the probe would notice.
     let env = TestEnv::new("nnp_setuid");
-    let src = env.tmp.join("euid.c");
-    fs::write(
-        &src,
-        "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\",(int)geteuid());return 0;}\n",
-    )
-    .unwrap();
     for (nnp, want) in [(true, "1000"), (false, "0")] {
         let id = env.new_id();
         let mut b = env.bundle(&id);
         let probe = b.rootfs.join("euid");
-        let out = std::process::Command::new("gcc")
-            .args(["-static", "-o"])
-            .arg(&probe)
-            .arg(&src)
-            .output()
-            .expect("run gcc");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        install_probe("euid", "-m64", &probe);
         fs::set_permissions(&probe, fs::Permissions::from_mode(0o4755)).unwrap();
         b.config_mut()["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
         b.config_mut()["process"]["noNewPrivileges"] = serde_json::json!(nnp);

@@ -27,6 +27,18 @@ fn beancounters(env: &TestEnv, id: &str) -> Vec<Value> {
     v[0]["resources"].as_array().unwrap().clone()
 }
 
+/// The physpages barrier: v1's soft limit, v2's memory.high.
+fn ubc_barrier(id: &str) -> String {
+    if cgroup_v2() {
+        fs::read_to_string(cg_path("memory", id, "memory.high"))
+            .unwrap()
+            .trim()
+            .to_string()
+    } else {
+        cg_read("memory", id, "memory.soft_limit_in_bytes")
+    }
+}
+
 fn counter<'a>(rows: &'a [Value], name: &str) -> &'a Value {
     rows.iter()
         .find(|r| r["resource"] == name)
@@ -67,7 +79,7 @@ fn update_changes_a_running_containers_limits() {
         cg_read("memory", &id, "memory.soft_limit_in_bytes"),
         (32u64 << 20).to_string()
     );
-    assert_eq!(cg_read("cpu", &id, "cpu.shares"), "256");
+    assert_eq!(cg_read("cpu", &id, "cpu.shares"), shares(256));
     assert_eq!(cg_read("cpu", &id, "cpu.cfs_quota_us"), "20000");
     assert_eq!(cg_read("cpuset", &id, "cpuset.cpus"), "0");
     assert_eq!(cg_read("pids", &id, "pids.max"), "20");
@@ -89,7 +101,7 @@ fn update_changes_a_running_containers_limits() {
     host_sh(&env, &script).assert_ok();
     assert_eq!(cg_read("pids", &id, "pids.max"), "33");
     // A field not in the update keeps its value.
-    assert_eq!(cg_read("cpu", &id, "cpu.shares"), "256");
+    assert_eq!(cg_read("cpu", &id, "cpu.shares"), shares(256));
 }
 
 #[test]
@@ -164,14 +176,21 @@ fn check_before_update_refuses_a_limit_below_usage() {
         return; // runc 1.1.5 ignores checkBeforeUpdate on cgroup v1
     }
     let env = TestEnv::new("res_check_before");
-    let (id, _b, _) = start_with_resources(
-        &env,
-        json!({"memory": {"limit": 64 << 20, "checkBeforeUpdate": true}}),
-    );
-    let usage: u64 = cg_read("memory", &id, "memory.usage_in_bytes")
-        .parse()
-        .unwrap();
-    let below = (usage / 2).max(4096).to_string();
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["resources"]["memory"] =
+        json!({"limit": 64 << 20, "checkBeforeUpdate": true});
+    // 8 MiB in a tmpfs file stay charged to the container while it runs.
+    b.set_sh("head -c 8388608 /dev/zero > /dev/shm/fill && exec sleep 1000");
+    env.create(&id, &b);
+    env.start(&id);
+    wait_for("8 MiB charged", secs(20), || {
+        let usage: u64 = cg_read("memory", &id, "memory.usage_in_bytes")
+            .parse()
+            .ok()?;
+        (usage >= 8 << 20).then_some(())
+    });
+    let below = (4u64 << 20).to_string();
     let o = env.rt(&["update", "--memory", &below, &id]);
     assert_ne!(o.code, 0, "{o}");
     assert!(o.stderr.contains("below the current usage"), "{o}");
@@ -426,10 +445,7 @@ fn beancounters_from_annotations_and_update() {
         cg_read("memory", &id, "memory.limit_in_bytes"),
         (16384u64 * 4096).to_string()
     );
-    assert_eq!(
-        cg_read("memory", &id, "memory.soft_limit_in_bytes"),
-        (8192u64 * 4096).to_string()
-    );
+    assert_eq!(ubc_barrier(&id), (8192u64 * 4096).to_string());
     assert_eq!(cg_read("pids", &id, "pids.max"), "77");
     assert_eq!(cg_read("cpu", &id, "cpu.cfs_quota_us"), "50000");
     let rows = beancounters(&env, &id);
@@ -458,10 +474,7 @@ fn beancounters_from_annotations_and_update() {
         cg_read("memory", &id, "memory.limit_in_bytes"),
         (96u64 << 20).to_string()
     );
-    assert_eq!(
-        cg_read("memory", &id, "memory.soft_limit_in_bytes"),
-        (64u64 << 20).to_string()
-    );
+    assert_eq!(ubc_barrier(&id), (64u64 << 20).to_string());
     assert_eq!(cg_read("pids", &id, "pids.max"), "30");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();

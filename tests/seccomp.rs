@@ -194,23 +194,11 @@ fn bad_profiles_are_refused() {
     }
 }
 
-/// Builds the syscall probe into the rootfs twice: `/probe64` for x86_64
-/// and `/probe32` for i386 (gcc-multilib; `make test` installs it).
+/// The syscall probe in the rootfs twice: `/probe64` for x86_64 and
+/// `/probe32` for i386.
 fn build_probes(b: &Bundle) {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/syscalls.c");
-    for (abi, name) in [("-m64", "probe64"), ("-m32", "probe32")] {
-        let out = std::process::Command::new("gcc")
-            .args([abi, "-static", "-O1", "-o"])
-            .arg(b.rootfs.join(name))
-            .arg(&src)
-            .output()
-            .expect("run gcc");
-        assert!(
-            out.status.success(),
-            "gcc {abi} -static failed (is gcc-multilib installed?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    install_probe("syscalls", "-m64", &b.rootfs.join("probe64"));
+    install_probe("syscalls", "-m32", &b.rootfs.join("probe32"));
 }
 
 /// The probe's `name=value` lines.

@@ -136,6 +136,12 @@ fn cgroup_mount_shows_the_containers_cgroup() {
     for cgroupns in [false, true] {
         let id = env.new_id();
         let mut b = env.bundle(&id);
+        // In place of the default config's cgroup mount: a second cgroup2
+        // mount of the same namespace on the same point is EBUSY.
+        b.config_mut()["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/sys/fs/cgroup");
         b.push_mount(
             json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
@@ -144,7 +150,11 @@ fn cgroup_mount_shows_the_containers_cgroup() {
         if cgroupns {
             b.add_namespace("cgroup");
         }
-        b.set_sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/x 2>/dev/null || echo ro");
+        b.set_sh(if cgroup_v2() {
+            "cat /sys/fs/cgroup/memory.max; touch /sys/fs/cgroup/x 2>/dev/null || echo ro"
+        } else {
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/x 2>/dev/null || echo ro"
+        });
         let (code, out, err) = env.run_fg(&id, &b);
         assert_eq!(code, 0, "cgroupns={cgroupns}: {out}\n{err}");
         assert_eq!(out, "50331648\nro\n", "cgroupns={cgroupns}");

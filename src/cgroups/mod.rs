@@ -47,13 +47,56 @@ impl Cgroup {
 
     /// Creates the cgroup in every hierarchy and moves `pid` into it.
     pub fn join(&self, pid: i32) -> Result<()> {
-        self.manager
+        // libcgroups' v2 manager creates missing parents with a check then
+        // a mkdir, which fails when two containers under one new parent
+        // are created at once; create_dir_all takes such races in stride.
+        if unified()
+            && let Some(parent) = self.path.parent()
+        {
+            let dir = Path::new(ROOT).join(parent.strip_prefix("/").unwrap_or(parent));
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        let joined = self
+            .manager
             .add_task(Pid::from_raw(pid))
-            .with_context(|| format!("join cgroup {}", self.path.display()))
+            .with_context(|| format!("join cgroup {}", self.path.display()));
+        if joined.is_err()
+            && unified()
+            && let Some(busy) = self.path.ancestors().skip(1).find(|a| {
+                a.parent().is_some()
+                    && read(a, "", "cgroup.procs").is_some_and(|p| !p.trim().is_empty())
+            })
+        {
+            // The v2 rule behind the kernel's bare EBUSY/EOPNOTSUPP.
+            return joined.with_context(|| {
+                format!(
+                    "cgroup v2: {} has processes of its own, and a cgroup with processes cannot \
+                     have child cgroups with controllers; use a cgroupsPath outside it",
+                    busy.display()
+                )
+            });
+        }
+        joined
     }
 
     pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
         self.host_supports(resources)?;
+        // libcgroups' v2 conversion of blockIO.weight overflows a u16 for
+        // every weight above 16: the weight is written here instead.
+        let mut own = None;
+        if unified()
+            && let Some(w) = resources.block_io().as_ref().and_then(|b| b.weight())
+        {
+            let mut r = resources.clone();
+            if let Some(b) = r.block_io_mut() {
+                b.set_weight(None);
+            }
+            own = Some((r, w));
+        }
+        let resources = own.as_ref().map_or(resources, |(r, _)| r);
+        if let Some((_, w)) = own {
+            self.set_io_weight(w)?;
+        }
         let opt = ControllerOpt {
             resources,
             disable_oom_killer,
@@ -83,6 +126,30 @@ impl Cgroup {
         Ok(())
     }
 
+    /// blockIO.weight (10..1000, v1's scale) on v2: io.bfq.weight takes
+    /// the same scale, io.weight 1..10000.
+    fn set_io_weight(&self, w: u16) -> Result<()> {
+        if !(10..=1000).contains(&w) {
+            anyhow::bail!("linux.resources.blockIO.weight: {w} is outside 10..1000");
+        }
+        let bfq = file(&self.path, "io", "io.bfq.weight");
+        let (f, v) = if bfq.exists() {
+            (bfq, w.to_string())
+        } else {
+            let weight = 1 + (u32::from(w) - 10) * 9999 / 990;
+            (
+                file(&self.path, "io", "io.weight"),
+                format!("default {weight}"),
+            )
+        };
+        std::fs::write(&f, v).with_context(|| {
+            format!(
+                "linux.resources.blockIO.weight: write {w} to {}",
+                f.display()
+            )
+        })
+    }
+
     /// Refuses what this host's cgroups cannot do, naming the field,
     /// rather than letting it be skipped or fail with a file name only.
     fn host_supports(&self, r: &LinuxResources) -> Result<()> {
@@ -104,6 +171,32 @@ impl Cgroup {
             anyhow::bail!(
                 "linux.resources.rdma: the rdma controller is not available on this host"
             );
+        }
+        if unified() {
+            if r.cpu()
+                .as_ref()
+                .is_some_and(|c| c.realtime_runtime().is_some() || c.realtime_period().is_some())
+            {
+                anyhow::bail!(
+                    "linux.resources.cpu.realtimeRuntime/realtimePeriod: cgroup v2 has no \
+                     realtime scheduling groups"
+                );
+            }
+            // cgroup v2 has no such knobs; like runc, go on without them.
+            if let Some(m) = r.memory() {
+                for (field, set) in [
+                    ("swappiness", m.swappiness().is_some()),
+                    ("disableOOMKiller", m.disable_oom_killer().unwrap_or(false)),
+                    ("kernel", m.kernel().is_some()),
+                    ("kernelTCP", m.kernel_tcp().is_some()),
+                ] {
+                    if set {
+                        crate::logging::warn(format!(
+                            "linux.resources.memory.{field}: not supported on cgroup v2 (ignored)"
+                        ));
+                    }
+                }
+            }
         }
         if let Some(rt) = r
             .cpu()

@@ -154,7 +154,23 @@ pub fn merge(
                 } else {
                     m.set_limit(Some(signed(s.limit)));
                 }
-                if mem.reservation().is_some() {
+                // The barrier is where reclaim starts: v1's soft limit,
+                // v2's memory.high.
+                if super::unified() {
+                    let high = explicit
+                        .unified()
+                        .as_ref()
+                        .and_then(|u| u.get("memory.high"));
+                    if high.is_some() {
+                        conflict("unified.memory.high");
+                    } else {
+                        let v = s.barrier.map_or("max".to_string(), |b| b.to_string());
+                        resources
+                            .unified_mut()
+                            .get_or_insert_with(Default::default)
+                            .insert("memory.high".to_string(), v);
+                    }
+                } else if mem.reservation().is_some() {
                     conflict("memory.reservation");
                 } else if let Some(b) = s.barrier {
                     m.set_reservation(Some(b as i64));
@@ -531,7 +547,14 @@ mod tests {
         merge(&settings, &mut res, &explicit, &mut |w| warnings.push(w)).unwrap();
         assert_eq!(res.pids().unwrap().limit(), 7);
         assert_eq!(res.memory().unwrap().limit(), Some(2 << 30));
-        assert_eq!(res.memory().unwrap().reservation(), Some(1 << 30));
+        if super::super::unified() {
+            assert_eq!(
+                res.unified().as_ref().unwrap()["memory.high"],
+                (1u64 << 30).to_string()
+            );
+        } else {
+            assert_eq!(res.memory().unwrap().reservation(), Some(1 << 30));
+        }
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("numproc"));
     }

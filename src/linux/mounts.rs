@@ -279,15 +279,45 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     let dest = m.destination.display().to_string();
     let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
     let flags = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() || m.typ == "cgroup2" {
-        return mount(
-            Some("cgroup2"),
+        // With its own cgroup namespace the container mounts cgroup2
+        // itself, rooted at its cgroup. Without one a fresh mount would
+        // show the host's whole tree (and the kernel refuses options that
+        // differ from the host's): it gets its own cgroup bound instead.
+        if ctx.new_cgroup_ns {
+            // The cgroup2 superblock is shared with the host's mount, and
+            // the kernel refuses (EBUSY) a new mount whose read-only flag
+            // differs from it: mount read-write, then make this mount
+            // read-only.
+            mount(
+                Some("cgroup2"),
+                fs::fd_path(&target).as_str(),
+                Some("cgroup2"),
+                flags & !MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .at(Step::Mount, format!("cgroup2 on {dest}"))?;
+            if flags.contains(MsFlags::MS_RDONLY) {
+                let top = reopen(ctx, &m.destination)?;
+                remount_bind(&top, flags, &dest)?;
+            }
+            return Ok(());
+        }
+        let host_dir = Path::new("/sys/fs/cgroup").join(rel);
+        mount(
+            Some(&host_dir),
             fs::fd_path(&target).as_str(),
-            Some("cgroup2"),
-            flags,
+            None::<&str>,
+            MsFlags::MS_BIND,
             None::<&str>,
         )
-        .at(Step::Mount, format!("cgroup2 on {dest}"));
+        .at(Step::Mount, format!("{} on {dest}", host_dir.display()))?;
+        if !flags.is_empty() {
+            let top = reopen(ctx, &m.destination)?;
+            remount_bind(&top, flags, &dest)?;
+        }
+        return Ok(());
     }
     mount(
         Some("tmpfs"),
@@ -297,7 +327,6 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
         Some("mode=755"),
     )
     .at(Step::Mount, format!("tmpfs on {dest}"))?;
-    let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     for (mountpoint, options) in v1_hierarchies() {
         let Some(name) = Path::new(&mountpoint).file_name() else {
             continue;

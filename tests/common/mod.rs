@@ -582,6 +582,13 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     if !single {
         return v;
     }
+    if cgroup_v2() {
+        let p = Path::new("/sys/fs/cgroup/vzrun-test").join(id);
+        if p.is_dir() {
+            v.push(p);
+        }
+        return v;
+    }
     if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
         for e in rd.flatten() {
             let p = e.path().join("vzrun-test").join(id);
@@ -930,17 +937,114 @@ pub fn host_sh(env: &TestEnv, script: &str) -> Out {
 // cgroup files of test containers (cgroupsPath /vzrun-test/<id>)
 // ---------------------------------------------------------------------------
 
-pub fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
-    PathBuf::from(format!(
-        "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"
-    ))
+/// Whether this host runs the unified cgroup v2 hierarchy.
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-pub fn cg_read(controller: &str, id: &str, file: &str) -> String {
-    let p = cg_path(controller, id, file);
-    fs::read_to_string(&p)
+/// The file of a test container's cgroup: v1 under the controller's
+/// hierarchy, v2 in the container's one directory.
+pub fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
+    if cgroup_v2() {
+        PathBuf::from(format!("/sys/fs/cgroup/vzrun-test/{id}/{file}"))
+    } else {
+        PathBuf::from(format!(
+            "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"
+        ))
+    }
+}
+
+fn read_trimmed(p: &Path) -> String {
+    fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
         .trim()
+        .to_string()
+}
+
+/// A value of a test container's cgroup, named by its v1 file. On a v2
+/// host the value comes from the v2 file that holds the same knob, in v1's
+/// form ("max" as v1's no-limit number, the freezer as FROZEN/THAWED);
+/// cpu.shares reads cpu.weight, to compare with [`shares`]. A v1 knob
+/// without a v2 counterpart panics: the test must say what v2 does.
+pub fn cg_read(controller: &str, id: &str, file: &str) -> String {
+    if !cgroup_v2() {
+        return read_trimmed(&cg_path(controller, id, file));
+    }
+    const NO_LIMIT: &str = "9223372036854771712";
+    let v2 = |f: &str| read_trimmed(&cg_path(controller, id, f));
+    let limit = |f: &str| {
+        let v = v2(f);
+        if v == "max" { NO_LIMIT.to_string() } else { v }
+    };
+    let keyed = |f: &str, key: &str| {
+        v2(f)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {key} in {f}"))
+    };
+    match file {
+        "memory.limit_in_bytes" => limit("memory.max"),
+        "memory.soft_limit_in_bytes" => limit("memory.low"),
+        "memory.usage_in_bytes" => v2("memory.current"),
+        "memory.failcnt" => keyed("memory.events", "max"),
+        "memory.memsw.limit_in_bytes" => {
+            let (m, s) = (limit("memory.max"), limit("memory.swap.max"));
+            match (m.parse::<u64>(), s.parse::<u64>()) {
+                (Ok(m), Ok(s)) if s.to_string() != NO_LIMIT => (m + s).to_string(),
+                _ => NO_LIMIT.to_string(),
+            }
+        }
+        "cpu.shares" => v2("cpu.weight"),
+        "cpu.cfs_quota_us" => {
+            let q = v2("cpu.max")
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if q == "max" { "-1".into() } else { q }
+        }
+        "cpu.cfs_period_us" => v2("cpu.max")
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+        "cpu.cfs_burst_us" => v2("cpu.max.burst"),
+        "freezer.state" => match v2("cgroup.freeze").as_str() {
+            "1" => "FROZEN".into(),
+            _ => "THAWED".into(),
+        },
+        "hugetlb.2MB.limit_in_bytes" => limit("hugetlb.2MB.max"),
+        "cpu.stat" | "cpuset.cpus" | "cpuset.mems" | "pids.max" | "cgroup.procs" => v2(file),
+        other => panic!("{other} has no cgroup v2 counterpart: the test must handle v2 itself"),
+    }
+}
+
+/// The cgroup of `pid` for `controller` as /proc/<pid>/cgroup names it
+/// (v2: the one unified entry).
+pub fn cgroup_of(pid: i32, controller: &str) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let ours = if cgroup_v2() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == controller)
+        };
+        ours.then(|| path.to_string())
+    })
+}
+
+/// What `cg_read(.., "cpu.shares")` shows for `shares`: the shares on v1,
+/// the cpu.weight they convert to on v2 (the conversion runc and crun use).
+pub fn shares(shares: u64) -> String {
+    if !cgroup_v2() {
+        return shares.to_string();
+    }
+    let l = (shares as f64).log2();
+    let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+    (10f64.powf(exponent).ceil() as u64)
+        .clamp(1, 10000)
         .to_string()
 }
 
@@ -957,4 +1061,53 @@ pub fn start_with_resources(env: &TestEnv, resources: serde_json::Value) -> (Str
     env.start(&id);
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     (id, b, pid)
+}
+
+// ---------------------------------------------------------------------------
+// Probes: small static C programs from tests/probes, put into rootfs
+// ---------------------------------------------------------------------------
+
+/// Builds `tests/probes/<name>.c` statically for `abi` ("-m64" or "-m32")
+/// once per source change, and copies it to `dest`. Built files live in
+/// cargo's per-target temp dir, so a machine without gcc (the VM lane)
+/// uses the ones the host built.
+pub fn install_probe(name: &str, abi: &str, dest: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/probes/{name}.c"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+    let built = dir.join(format!("{name}{abi}"));
+    let fresh = |b: &Path| -> bool {
+        match (
+            fs::metadata(b).and_then(|m| m.modified()),
+            fs::metadata(&src).and_then(|m| m.modified()),
+        ) {
+            (Ok(b), Ok(s)) => b >= s,
+            (Ok(_), Err(_)) => true,
+            _ => false,
+        }
+    };
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !fresh(&built) {
+        fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join(format!(".{name}{abi}.{}", std::process::id()));
+        let out = Command::new("gcc")
+            .args([abi, "-static", "-O1", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "run gcc for probe {name} (no built copy at {}): {e}",
+                    built.display()
+                )
+            });
+        assert!(
+            out.status.success(),
+            "gcc {abi} -static {name}.c failed (gcc-multilib for -m32): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::rename(&tmp, &built).unwrap();
+    }
+    fs::copy(&built, dest).unwrap_or_else(|e| panic!("copy probe to {}: {e}", dest.display()));
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).unwrap();
 }

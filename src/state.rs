@@ -63,6 +63,10 @@ pub struct State {
     /// neither removed nor emptied at delete.
     #[serde(default = "yes")]
     pub cgroup_owned: bool,
+    /// With `--systemd-cgroup`: the `slice:prefix:name` of the container's
+    /// scope unit; `cgroup_path` is then where systemd put it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// Whether the container has a session keyring of its own (no
     /// `--no-new-keyring`); exec'd processes then join it too.
     #[serde(default = "yes")]

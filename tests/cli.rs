@@ -119,7 +119,7 @@ fn spec_output_is_usable() {
     let mut c = read_json(&b.dir.join("config.json"));
     c["process"]["terminal"] = Value::Bool(false);
     c["process"]["args"] = serde_json::json!(["sh", "-c", "echo spec-ok"]);
-    c["linux"]["cgroupsPath"] = Value::from(format!("/vzrun-test/{id}"));
+    c["linux"]["cgroupsPath"] = Value::from(cgroups_path(&id));
     let b = Bundle { config: c, ..b };
     let (code, out, err) = env.run_fg(&id, &b);
     assert_eq!(code, 0, "{err}");

@@ -300,7 +300,7 @@ fn cgroup_in_use_is_refused() {
     env.run_out(&a, &ba, &["--detach"]).assert_ok();
     let b = env.new_id();
     let mut bb = env.bundle(&b);
-    bb.config_mut()["linux"]["cgroupsPath"] = json!(format!("/vzrun-test/{a}"));
+    bb.config_mut()["linux"]["cgroupsPath"] = json!(cgroups_path(&a));
     // runc 1.1 only warns and shares the cgroup (and would then remove it,
     // with the first container's processes, at delete).
     if !is_vzrun() {

@@ -30,7 +30,9 @@ add() {
     cp "$f" "$stage/modules/"
     order="$order $1"
 }
-for m in virtio_pci 9pnet_virtio 9p overlay veth loop fuse; do
+# ext4 checksums need a crc32c driver, which it does not list as a
+# dependency.
+for m in virtio_pci 9pnet_virtio 9p overlay veth loop fuse virtio_blk crc32c_generic ext4; do
     add "$m"
 done
 echo "$order" > "$stage/modules/order"

@@ -12,9 +12,7 @@ cache=${VZRUN_VM_CACHE:-/var/cache/vzrun-vm}
 priv=$cache/apt
 mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial"
 
-uri=$(awk '/^URIs:/ && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-[ -n "$uri" ] || { echo "hack/vm/setup.sh: no Debian archive in the machine's apt sources" >&2; exit 1; }
+uri=$("$(dirname "$0")/archive.sh")
 for f in /etc/apt/sources.list.d/*.sources; do
     [ -e "$f" ] && cp "$f" "$priv/sources/"
 done

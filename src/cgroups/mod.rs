@@ -27,9 +27,38 @@ const ROOT: &str = "/sys/fs/cgroup";
 pub struct Cgroup {
     path: PathBuf,
     manager: AnyCgroupManager,
+    /// A systemd scope: some knobs go to its files, not its properties.
+    systemd: bool,
 }
 
 impl Cgroup {
+    /// The cgroup a container's state records: a systemd scope or a path.
+    pub fn of(state: &crate::state::State) -> Result<Cgroup> {
+        match &state.systemd_unit {
+            Some(unit) => Cgroup::systemd(unit, &state.id),
+            None => Cgroup::new(&state.cgroup_path, &state.id),
+        }
+    }
+
+    /// A transient scope unit made through systemd (`--systemd-cgroup`),
+    /// for `cgroupsPath` as `slice:prefix:name`; systemd creates the
+    /// cgroup when the first process joins, and removes it when the unit
+    /// stops.
+    pub fn systemd(unit: &str, id: &str) -> Result<Cgroup> {
+        let path = systemd_path(unit)?;
+        let manager = create_cgroup_manager(CgroupConfig {
+            cgroup_path: PathBuf::from(unit),
+            systemd_cgroup: true,
+            container_name: id.to_string(),
+        })
+        .with_context(|| format!("connect to systemd for the scope of {unit}"))?;
+        Ok(Cgroup {
+            path,
+            manager,
+            systemd: true,
+        })
+    }
+
     /// Prepares the manager for `path`; nothing is created on disk until
     /// [`Cgroup::join`].
     pub fn new(path: &Path, id: &str) -> Result<Cgroup> {
@@ -42,6 +71,7 @@ impl Cgroup {
         Ok(Cgroup {
             path: path.to_path_buf(),
             manager,
+            systemd: false,
         })
     }
 
@@ -94,9 +124,47 @@ impl Cgroup {
             own = Some((r, w));
         }
         let resources = own.as_ref().map_or(resources, |(r, _)| r);
-        if let Some((_, w)) = own {
-            self.set_io_weight(w)?;
-        }
+        // Written after the manager's own, which systemd follows by
+        // rewriting its unit's files (io.weight back to its default).
+        let io_weight = own.as_ref().map(|(_, w)| *w);
+        // libcgroups sends systemd AllowedCPUs/AllowedMemoryNodes as the
+        // wrong D-Bus type, which systemd rejects, and has no property for
+        // the CFS burst or idle: in a scope (delegated to us) those files
+        // are written directly instead.
+        let mut scope_files: Vec<(&str, String)> = Vec::new();
+        let stripped;
+        let resources = if self.systemd
+            && let Some(c) = resources.cpu()
+            && (c.cpus().is_some()
+                || c.mems().is_some()
+                || c.burst().is_some()
+                || c.idle().is_some())
+        {
+            let mut r = resources.clone();
+            if let Some(rc) = r.cpu_mut() {
+                // mems before cpus: the kernel wants both non-empty.
+                if let Some(m) = rc.mems().clone().filter(|m| !m.is_empty()) {
+                    scope_files.push(("cpuset.mems", m));
+                }
+                if let Some(cpus) = rc.cpus().clone().filter(|c| !c.is_empty()) {
+                    scope_files.push(("cpuset.cpus", cpus));
+                }
+                if let Some(b) = rc.burst() {
+                    scope_files.push(("cpu.max.burst", b.to_string()));
+                }
+                if let Some(i) = rc.idle() {
+                    scope_files.push(("cpu.idle", i.to_string()));
+                }
+                rc.set_cpus(None);
+                rc.set_mems(None);
+                rc.set_burst(None);
+                rc.set_idle(None);
+            }
+            stripped = r;
+            &stripped
+        } else {
+            resources
+        };
         let opt = ControllerOpt {
             resources,
             disable_oom_killer,
@@ -116,6 +184,42 @@ impl Cgroup {
                 "linux.resources.memory.kernel: this kernel does not enforce kernel memory \
                  limits (ignored); kernel memory is still charged to memory.limit",
             );
+        }
+        if let Some(w) = io_weight {
+            self.set_io_weight(w)?;
+        }
+        for (name, v) in scope_files {
+            let f = file(&self.path, "cpu", name);
+            std::fs::write(&f, &v)
+                .with_context(|| format!("linux.resources.cpu: write {v} to {}", f.display()))?;
+        }
+        // systemd enables no hugetlb controller for its units, and
+        // libcgroups then skips the limits without a word.
+        if self.systemd {
+            for h in resources.hugepage_limits().iter().flatten() {
+                let f = file(
+                    &self.path,
+                    "hugetlb",
+                    &format!("hugetlb.{}.max", h.page_size()),
+                );
+                if !f.exists() {
+                    anyhow::bail!(
+                        "linux.resources.hugepageLimits: systemd does not enable the hugetlb \
+                         controller for the scope {} (no {})",
+                        self.path.display(),
+                        f.display()
+                    );
+                }
+            }
+        }
+        // systemd's scopes get no device filter from libcgroups: the same
+        // eBPF program as the cgroupfs driver's is attached here.
+        if self.systemd {
+            libcgroups::v2::devices::Devices::apply_devices(
+                &Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path)),
+                resources.devices(),
+            )
+            .with_context(|| format!("linux.resources.devices: cgroup {}", self.path.display()))?;
         }
         // Since runtime-spec 1.3 a pids limit of 0 is a real limit (no new
         // processes at all); libcgroups still reads it as "no limit".
@@ -245,6 +349,12 @@ impl Cgroup {
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
+        // libcgroups' v2 reader fails on the first controller the cgroup
+        // lacks (systemd never enables hugetlb for its units): v2 is read
+        // here, from whatever files exist.
+        if unified() {
+            return Ok(stats::read_v2(&self.path));
+        }
         self.manager
             .stats()
             .with_context(|| format!("read statistics of cgroup {}", self.path.display()))
@@ -437,6 +547,52 @@ fn parse_list(s: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// Where systemd puts the scope `slice:prefix:name`: the slice expanded
+/// into its parents (`a-b.slice` is `/a.slice/a-b.slice`), then
+/// `prefix-name.scope`; no slice means system.slice.
+pub fn systemd_path(unit: &str) -> Result<PathBuf> {
+    let parts: Vec<&str> = unit.split(':').collect();
+    let (slice, prefix, name) = match parts[..] {
+        [slice, prefix, name] => (slice, prefix, name),
+        [prefix, name] => ("", prefix, name),
+        _ => anyhow::bail!(
+            "linux.cgroupsPath {unit:?}: with --systemd-cgroup it must be slice:prefix:name"
+        ),
+    };
+    if name.is_empty() || name.contains('/') || prefix.contains('/') || slice.contains('/') {
+        anyhow::bail!("linux.cgroupsPath {unit:?}: not a valid slice:prefix:name");
+    }
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    let Some(stem) = slice.strip_suffix(".slice") else {
+        anyhow::bail!("linux.cgroupsPath {unit:?}: {slice:?} is not a slice (.slice)");
+    };
+    let mut path = PathBuf::from("/");
+    if stem != "-" {
+        let mut acc = String::new();
+        for part in stem.split('-') {
+            if part.is_empty() {
+                anyhow::bail!("linux.cgroupsPath {unit:?}: invalid slice name {slice:?}");
+            }
+            if !acc.is_empty() {
+                acc.push('-');
+            }
+            acc.push_str(part);
+            path.push(format!("{acc}.slice"));
+        }
+    }
+    let scope = if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    path.push(scope);
+    Ok(path)
+}
+
 /// Resolves `linux.cgroupsPath` as runc's cgroupfs driver does: absolute
 /// paths start at the hierarchy root; a relative path, or the container id
 /// when there is none, goes under the runtime's own cgroup.
@@ -477,6 +633,25 @@ mod tests {
         assert_eq!(own_cgroup(text, false), Some(PathBuf::from("/agent/a")));
         assert_eq!(own_cgroup(text, true), Some(PathBuf::from("/unified/c")));
         assert_eq!(own_cgroup("1:cpu:/x\n", false), None);
+    }
+
+    #[test]
+    fn systemd_scopes_live_in_their_slice() {
+        let p = |u| systemd_path(u).map(|p| p.display().to_string());
+        assert_eq!(
+            p("system.slice:docker:abc").unwrap(),
+            "/system.slice/docker-abc.scope"
+        );
+        assert_eq!(p("a-b.slice:v:1").unwrap(), "/a.slice/a-b.slice/v-1.scope");
+        assert_eq!(p(":v:1").unwrap(), "/system.slice/v-1.scope");
+        assert_eq!(p("v:1").unwrap(), "/system.slice/v-1.scope");
+        assert!(
+            p("/vzrun/x")
+                .unwrap_err()
+                .to_string()
+                .contains("slice:prefix:name")
+        );
+        assert!(p("notaslice:v:1").is_err());
     }
 
     #[test]

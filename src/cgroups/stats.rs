@@ -65,3 +65,90 @@ pub fn to_runc(s: &Stats) -> Value {
         "hugetlb": hugetlb,
     })
 }
+
+/// Statistics of a cgroup v2 directory, from the files that exist there
+/// (a controller that is not enabled simply reads as zeros).
+pub fn read_v2(path: &std::path::Path) -> Stats {
+    use super::{read, read_keyed, read_u64};
+    use libcgroups::stats::HugeTlbStats;
+    let keyed = |f: &str| -> std::collections::HashMap<String, u64> {
+        read_keyed(path, "", f).into_iter().collect()
+    };
+    let limit = |f: &str| read_u64(path, "", f).unwrap_or(u64::MAX);
+    let mut s = Stats::default();
+
+    let cpu = keyed("cpu.stat");
+    let us = |k: &str| cpu.get(k).copied().unwrap_or(0) * 1000;
+    s.cpu.usage.usage_total = us("usage_usec");
+    s.cpu.usage.usage_user = us("user_usec");
+    s.cpu.usage.usage_kernel = us("system_usec");
+    s.cpu.throttling.periods = cpu.get("nr_periods").copied().unwrap_or(0);
+    s.cpu.throttling.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
+    s.cpu.throttling.throttled_time = us("throttled_usec");
+
+    let events = keyed("memory.events");
+    let swap_events = keyed("memory.swap.events");
+    s.memory.memory = MemoryData {
+        usage: read_u64(path, "", "memory.current").unwrap_or(0),
+        max_usage: read_u64(path, "", "memory.peak").unwrap_or(0),
+        fail_count: events.get("max").copied().unwrap_or(0),
+        limit: limit("memory.max"),
+    };
+    s.memory.memswap = MemoryData {
+        usage: read_u64(path, "", "memory.swap.current").unwrap_or(0),
+        max_usage: read_u64(path, "", "memory.swap.peak").unwrap_or(0),
+        fail_count: swap_events.get("max").copied().unwrap_or(0),
+        limit: limit("memory.swap.max"),
+    };
+    s.memory.stats = keyed("memory.stat");
+    s.memory.cache = s.memory.stats.get("file").copied().unwrap_or(0);
+    s.memory.hierarchy = true;
+
+    s.pids.current = read_u64(path, "", "pids.current").unwrap_or(0);
+    s.pids.limit = read_u64(path, "", "pids.max").unwrap_or(0);
+
+    // io.stat: "MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. ..."
+    for line in read(path, "", "io.stat").unwrap_or_default().lines() {
+        let mut f = line.split_whitespace();
+        let Some((major, minor)) = f.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+            continue;
+        };
+        for kv in f {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse() else { continue };
+            let (list, op) = match k {
+                "rbytes" => (&mut s.blkio.service_bytes, "Read"),
+                "wbytes" => (&mut s.blkio.service_bytes, "Write"),
+                "rios" => (&mut s.blkio.serviced, "Read"),
+                "wios" => (&mut s.blkio.serviced, "Write"),
+                _ => continue,
+            };
+            list.push(BlkioDeviceStat {
+                major,
+                minor,
+                op_type: Some(op.to_string()),
+                value,
+            });
+        }
+    }
+
+    for size in ["2MB", "1GB"] {
+        if let Some(usage) = read_u64(path, "", &format!("hugetlb.{size}.current")) {
+            let ev = keyed(&format!("hugetlb.{size}.events"));
+            s.hugetlb.insert(
+                size.to_string(),
+                HugeTlbStats {
+                    usage,
+                    max_usage: 0,
+                    fail_count: ev.get("max").copied().unwrap_or(0),
+                },
+            );
+        }
+    }
+    s
+}

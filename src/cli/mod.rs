@@ -58,7 +58,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub debug: bool,
 
-    /// Use systemd to manage cgroups (not supported yet)
+    /// Let systemd manage the container's cgroup (a transient scope;
+    /// cgroupsPath as slice:prefix:name)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
 

@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
     let state = crate::state::read(&g.root, &a.id)?;
-    let pids = Cgroup::new(&state.cgroup_path, &a.id)?.pids()?;
+    let pids = Cgroup::of(&state)?.pids()?;
     match a.format.as_str() {
         "json" => {
             println!("{}", serde_json::to_string(&pids)?);

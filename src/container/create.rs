@@ -57,10 +57,26 @@ pub struct Created {
 pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     let id = o.id;
     spec::check_id(id)?;
-    if o.systemd_cgroup {
-        bail!("container {id}: --systemd-cgroup is not supported yet");
-    }
-    let plan = spec::load(o.bundle, id)?;
+    let mut plan = spec::load(o.bundle, id)?;
+    // With the systemd driver cgroupsPath names a scope unit, and systemd
+    // decides where its cgroup goes.
+    let (cgroup_path, systemd_unit) = if o.systemd_cgroup {
+        let unit = plan
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.display().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| format!(":vzrun:{id}"));
+        let path = crate::cgroups::systemd_path(&unit).with_context(|| {
+            format!("container {id}: {}", o.bundle.join("config.json").display())
+        })?;
+        (path, Some(unit))
+    } else {
+        (plan.cgroup_path.clone(), None)
+    };
+    plan.cgroup_path = cgroup_path.clone();
     if let Some(f) = &plan.seccomp {
         crate::logging::debug(format!(
             "container {id}: seccomp filter of {} instructions",
@@ -74,15 +90,19 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     let (console, pty_socket) = console(terminal, o.console_socket, o.foreground)
         .with_context(|| format!("container {id}"))?;
     let dir = StateDir::create(o.root, id)?;
-    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
+    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&cgroup_path);
     if cgroup_busy {
         let _ = dir.remove();
         bail!(
             "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
-            plan.cgroup_path.display()
+            cgroup_path.display()
         );
     }
-    let cgroup = match Cgroup::new(&plan.cgroup_path, id) {
+    let cgroup = match &systemd_unit {
+        Some(unit) => Cgroup::systemd(unit, id),
+        None => Cgroup::new(&cgroup_path, id),
+    };
+    let cgroup = match cgroup {
         Ok(c) => c,
         Err(e) => {
             let _ = dir.remove();
@@ -100,8 +120,9 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         rootfs: plan.rootfs.clone(),
         created: crate::logging::rfc3339(SystemTime::now(), true),
         owner: String::new(),
-        cgroup_path: plan.cgroup_path.clone(),
+        cgroup_path,
         cgroup_owned: !cgroup_exists,
+        systemd_unit,
         new_keyring: !o.no_new_keyring,
         config: plan.spec.clone(),
     };

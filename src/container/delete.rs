@@ -32,7 +32,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         _ if force => {
             let _ = signal_init(state.pid, state.start_time, libc::SIGKILL);
-            if let Ok(c) = Cgroup::new(&state.cgroup_path, id) {
+            if let Ok(c) = Cgroup::of(&state) {
                 for pid in c.pids().unwrap_or_default() {
                     let _ =
                         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);

@@ -15,7 +15,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = dir.load(id)?;
     let status = state.current_status();
     if all {
-        let cgroup = Cgroup::new(&state.cgroup_path, id)?;
+        let cgroup = Cgroup::of(&state)?;
         for pid in cgroup.pids().unwrap_or_default() {
             // SAFETY: kill with integer arguments.
             unsafe { libc::kill(pid, signal) };

@@ -72,7 +72,7 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
 /// state.
 pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
     if state.cgroup_owned {
-        Cgroup::new(&state.cgroup_path, &state.id)
+        Cgroup::of(state)
             .and_then(|c| c.remove())
             .with_context(|| format!("container {}", state.id))?;
     }

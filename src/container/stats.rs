@@ -29,7 +29,7 @@ pub fn stats_event(root: &Path, id: &str) -> Result<Value> {
     if state.current_status() == Status::Stopped {
         bail!("container {id} is not running");
     }
-    let s = Cgroup::new(&state.cgroup_path, id)?.stats()?;
+    let s = Cgroup::of(&state)?.stats()?;
     Ok(json!({"type": "stats", "id": id, "data": cgroups::stats::to_runc(&s)}))
 }
 
@@ -54,9 +54,7 @@ pub fn state(root: &Path, id: &str) -> Result<State> {
 /// kernel peak are updated on the way.
 pub fn beancounters(root: &Path, id: &str) -> Result<Vec<Row>> {
     let (dir, state) = load(root, id)?;
-    let mut pids = Cgroup::new(&state.cgroup_path, id)?
-        .pids()
-        .unwrap_or_default();
+    let mut pids = Cgroup::of(&state)?.pids().unwrap_or_default();
     // The init first: the rlimits shown are its.
     if state.current_status() != Status::Stopped {
         pids.retain(|p| *p != state.pid);

@@ -57,7 +57,7 @@ pub fn update(
         }
     }
 
-    let cgroup = Cgroup::new(&state.cgroup_path, id)?;
+    let cgroup = Cgroup::of(&state)?;
     let no_oom_kill = memory.disable_oom_killer().unwrap_or(false);
     if let Err(e) = cgroup.apply(&wanted, no_oom_kill) {
         if let Err(back) = cgroup.apply(&old, no_oom_kill) {

@@ -583,7 +583,7 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         return v;
     }
     if cgroup_v2() {
-        let p = Path::new("/sys/fs/cgroup/vzrun-test").join(id);
+        let p = PathBuf::from(format!("/sys/fs/cgroup{}", cgroup_rel(id)));
         if p.is_dir() {
             v.push(p);
         }
@@ -794,7 +794,7 @@ pub fn default_config(id: &str) -> Value {
               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
         ],
         "linux": {
-            "cgroupsPath": format!("/vzrun-test/{id}"),
+            "cgroupsPath": cgroups_path(id),
             "resources": {
                 "devices": [ { "allow": false, "access": "rwm" } ]
             },
@@ -937,6 +937,31 @@ pub fn host_sh(env: &TestEnv, script: &str) -> Out {
 // cgroup files of test containers (cgroupsPath /vzrun-test/<id>)
 // ---------------------------------------------------------------------------
 
+/// The systemd lane (`VZRUN_TEST_SYSTEMD=1`, in the VM with systemd): the
+/// runtime runs with `--systemd-cgroup` (VZRUN_TEST_RUNTIME is a wrapper
+/// that adds it) and test containers are scopes in vzrun_test.slice.
+pub fn systemd_driver() -> bool {
+    std::env::var("VZRUN_TEST_SYSTEMD").is_ok_and(|v| v == "1")
+}
+
+/// The `cgroupsPath` a test container gets.
+pub fn cgroups_path(id: &str) -> String {
+    if systemd_driver() {
+        format!("vzrun_test.slice:vzrun:{id}")
+    } else {
+        format!("/vzrun-test/{id}")
+    }
+}
+
+/// Where that cgroup is, as /proc/<pid>/cgroup shows it.
+pub fn cgroup_rel(id: &str) -> String {
+    if systemd_driver() {
+        format!("/vzrun_test.slice/vzrun-{id}.scope")
+    } else {
+        format!("/vzrun-test/{id}")
+    }
+}
+
 /// Whether this host runs the unified cgroup v2 hierarchy.
 pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -946,7 +971,7 @@ pub fn cgroup_v2() -> bool {
 /// hierarchy, v2 in the container's one directory.
 pub fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
     if cgroup_v2() {
-        PathBuf::from(format!("/sys/fs/cgroup/vzrun-test/{id}/{file}"))
+        PathBuf::from(format!("/sys/fs/cgroup{}/{file}", cgroup_rel(id)))
     } else {
         PathBuf::from(format!(
             "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"

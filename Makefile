@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 CARGO  ?= cargo
 DEMO   ?= demo/busybox
 
-.PHONY: all build test vm-test install demo deps lint clean
+.PHONY: all build test e2e vm-test install demo deps lint clean
 
 all: build
 
@@ -21,7 +21,16 @@ test: deps
 	$(CARGO) test -- --test-threads=2; rc=$$?; \
 	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
 	integration/compare-runc.sh target/debug/vzrun
+	integration/e2e/run.sh /usr/sbin/runc
+	integration/e2e/run.sh target/debug/vzrun
 	hack/vm/lane.sh
+
+# podman and containerd driving the runtime (runc first: it proves the
+# suite).
+e2e:
+	$(CARGO) build
+	integration/e2e/run.sh /usr/sbin/runc
+	integration/e2e/run.sh target/debug/vzrun
 
 # The same integration tests in a cgroup v2 VM (QEMU, Debian's kernel).
 vm-test:

@@ -306,3 +306,49 @@ fn cwd_through_a_host_descriptor_is_refused() {
         assert!(o.stderr.contains("outside the container"), "{o}");
     }
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_image_contents() {
+    // podman asks for it on /tmp, /run and /var/tmp of --read-only
+    // containers: the tmpfs starts with what the image had there.
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("tmpcopyup");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    let data = b.rootfs.join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("file"), "from the image\n").unwrap();
+    std::fs::set_permissions(data.join("file"), std::fs::Permissions::from_mode(0o604)).unwrap();
+    std::os::unix::fs::chown(data.join("file"), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::symlink("../file", data.join("sub/link")).unwrap();
+    b.push_mount(
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                        "options": ["tmpcopyup", "mode=1777"]}),
+    );
+    b.set_sh(
+        "grep -c ' /data tmpfs ' /proc/mounts; cat /data/sub/link; stat -c '%a %u %g' /data/file; \
+         echo new > /data/new && echo wrote",
+    );
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out, "1\nfrom the image\n604 1000 1000\nwrote\n", "{err}");
+    // Writes went to the tmpfs, not the image.
+    assert!(!data.join("new").exists());
+
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.push_mount(
+        json!({"destination": "/data", "type": "bind", "source": "/tmp",
+                        "options": ["rbind", "tmpcopyup"]}),
+    );
+    let o = env.run_out(&id, &b, &[]);
+    // runc 1.1.5 ignores the option there.
+    if is_vzrun() {
+        assert_ne!(o.code, 0, "{o}");
+        assert!(
+            o.stderr.contains("tmpcopyup") && o.stderr.contains("mounts["),
+            "{o}"
+        );
+    }
+    env.assert_no_leftovers(&id);
+}

@@ -5,7 +5,7 @@
 //! happen on the resolved descriptor through `/proc/self/fd/N`.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -147,7 +147,7 @@ fn split(path: &Path) -> nix::Result<(&Path, &std::ffi::OsStr)> {
 }
 
 /// Turns an `O_PATH` directory descriptor into one usable with *at calls.
-fn reopen_dir(fd: &OwnedFd) -> nix::Result<OwnedFd> {
+pub fn reopen_dir(fd: &OwnedFd) -> nix::Result<OwnedFd> {
     let raw = nix::fcntl::openat(
         Some(fd.as_raw_fd()),
         ".",
@@ -168,4 +168,93 @@ fn relative(path: &Path) -> PathBuf {
     path.components()
         .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
         .collect()
+}
+
+/// Copies the tree below directory `from` into directory `to`, keeping
+/// modes and owners: what `tmpcopyup` needs to fill a fresh tmpfs with what
+/// the image had at that path. Symlinks are copied as links, never
+/// followed; device nodes and sockets are skipped (a tmpfs over /dev is not
+/// what this is for).
+pub fn copy_tree(from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
+    use nix::dir::{Dir, Type};
+    use nix::sys::stat::{FchmodatFlags, fchmodat, fstatat};
+    use nix::unistd::fchownat;
+    let dup = nix::unistd::dup(from.as_raw_fd())?;
+    let mut dir = Dir::from_fd(dup)?;
+    for entry in dir.iter() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let st = fstatat(
+            Some(from.as_raw_fd()),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        let kind = entry
+            .file_type()
+            .unwrap_or(match st.st_mode & libc::S_IFMT {
+                libc::S_IFDIR => Type::Directory,
+                libc::S_IFREG => Type::File,
+                libc::S_IFLNK => Type::Symlink,
+                _ => Type::Socket,
+            });
+        match kind {
+            Type::Directory => {
+                nix::sys::stat::mkdirat(Some(to.as_raw_fd()), name, mode)?;
+                let open = |d: BorrowedFd| -> nix::Result<OwnedFd> {
+                    let fd = nix::fcntl::openat(
+                        Some(d.as_raw_fd()),
+                        name,
+                        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    // SAFETY: openat returned a fresh descriptor we now own.
+                    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+                };
+                let (src, dst) = (open(from)?, open(to)?);
+                copy_tree(src.as_fd(), dst.as_fd())?;
+            }
+            Type::File => {
+                let ro = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let src = nix::fcntl::openat(Some(from.as_raw_fd()), name, ro, Mode::empty())?;
+                let wo = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+                let dst = nix::fcntl::openat(Some(to.as_raw_fd()), name, wo, mode)?;
+                // SAFETY: both are fresh descriptors from openat, owned here.
+                let (mut src, mut dst) = unsafe {
+                    (
+                        std::fs::File::from_raw_fd(src),
+                        std::fs::File::from_raw_fd(dst),
+                    )
+                };
+                std::io::copy(&mut src, &mut dst)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            }
+            Type::Symlink => {
+                let target = nix::fcntl::readlinkat(Some(from.as_raw_fd()), name)?;
+                nix::unistd::symlinkat(target.as_os_str(), Some(to.as_raw_fd()), name)?;
+            }
+            Type::Fifo => nix::unistd::mkfifoat(Some(to.as_raw_fd()), name, mode)?,
+            _ => continue,
+        }
+        fchownat(
+            Some(to.as_raw_fd()),
+            name,
+            Some(nix::unistd::Uid::from_raw(st.st_uid)),
+            Some(nix::unistd::Gid::from_raw(st.st_gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        if kind != Type::Symlink {
+            // After the chown, which clears set-id bits.
+            fchmodat(
+                Some(to.as_raw_fd()),
+                name,
+                mode,
+                FchmodatFlags::FollowSymlink,
+            )?;
+        }
+    }
+    Ok(())
 }

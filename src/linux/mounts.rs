@@ -27,6 +27,9 @@ pub struct MountPlan {
     pub flags: MsFlags,
     pub propagation: Vec<MsFlags>,
     pub data: String,
+    /// `tmpcopyup` (a runc and crun extension): the fresh tmpfs starts
+    /// with a copy of what the image had at that path.
+    pub copy_up: bool,
 }
 
 impl MountPlan {
@@ -34,6 +37,7 @@ impl MountPlan {
         let mut flags = MsFlags::empty();
         let mut propagation = Vec::new();
         let mut data = Vec::new();
+        let mut copy_up = false;
         for opt in m.options().iter().flatten() {
             if let Some((set, flag)) = flag_option(opt) {
                 if set {
@@ -43,7 +47,12 @@ impl MountPlan {
                 }
             } else if let Some(p) = self::propagation(opt) {
                 propagation.push(p);
-            } else if matches!(opt.as_str(), "tmpcopyup" | "idmap" | "ridmap")
+            } else if opt == "tmpcopyup" {
+                if m.typ().as_deref() != Some("tmpfs") {
+                    bail!("options: \"tmpcopyup\" only applies to tmpfs mounts");
+                }
+                copy_up = true;
+            } else if matches!(opt.as_str(), "idmap" | "ridmap")
                 || (opt.len() > 1
                     && opt.starts_with('r')
                     && flag_option(&opt[1..]).is_some()
@@ -86,6 +95,7 @@ impl MountPlan {
             flags,
             propagation,
             data: data.join(","),
+            copy_up,
         })
     }
 
@@ -185,6 +195,12 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
         }
     } else {
         let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
+        // The directory the tmpfs will hide, kept open to copy from.
+        let under = if m.copy_up {
+            Some(fs::reopen_dir(&target).at(Step::Mount, &dest)?)
+        } else {
+            None
+        };
         let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
         let data = Some(m.data.as_str()).filter(|d| !d.is_empty());
         mount(
@@ -201,6 +217,13 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             )
             .errno(e)
         })?;
+        if let Some(under) = under {
+            let top = reopen(ctx, &m.destination)?;
+            let over = fs::reopen_dir(&top).at(Step::Mount, &dest)?;
+            fs::copy_tree(under.as_fd(), over.as_fd()).map_err(|e| {
+                SetupError::new(Step::Mount, format!("tmpcopyup into {dest}")).errno(e)
+            })?;
+        }
     }
     if !m.propagation.is_empty() {
         let top = reopen(ctx, &m.destination)?;

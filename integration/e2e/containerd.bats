@@ -1,0 +1,60 @@
+#!/usr/bin/env bats
+# containerd's runc v2 shim driving the runtime: `ctr run --runc-binary`.
+
+load helpers
+
+cr() { c run --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$1" "$@"; }
+
+@test "containerd: run --rm" {
+    n=$(name rm)
+    run c run --rm --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$n" localhost/busybox:latest "$n" sh -c 'echo hi from ctr'
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"hi from ctr"* ]]
+}
+
+@test "containerd: run -d, task exec, ps, pause, resume, kill, delete" {
+    n=$(name bg)
+    c run -d --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$n" localhost/busybox:latest "$n" sleep 1000
+    run c task exec --exec-id x1 "$n" sh -c 'echo exec-in-ctr'
+    [ "$status" -eq 0 ]
+    [[ "$output" == *exec-in-ctr* ]]
+    run c task ps "$n"
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -ge 2 ]
+    c task pause "$n"
+    run c task ls
+    [[ "$output" == *"$n"*PAUSED* ]]
+    c task resume "$n"
+    run c task ls
+    [[ "$output" == *"$n"*RUNNING* ]]
+    c task kill -s SIGKILL "$n"
+    for _ in $(seq 50); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
+    c task delete "$n"
+    c container delete "$n"
+}
+
+@test "containerd: run -t under script" {
+    n=$(name tty)
+    run script -qec "timeout 60 ctr --address $E2E/containerd/containerd.sock run -t --rm --runc-binary $RUNTIME --cgroup /vzrun-e2e/$n localhost/busybox:latest $n sh -c 'tty; exit 3'" /dev/null
+    [[ "$output" == */dev/pts/* ]]
+}
+
+@test "containerd: task metrics" {
+    n=$(name metrics)
+    c run -d --memory-limit 67108864 --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$n" localhost/busybox:latest "$n" sleep 1000
+    run c task metrics "$n"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *memory* ]]
+    c task kill -s SIGKILL "$n"
+    for _ in $(seq 50); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
+    c task delete "$n"
+    c container delete "$n"
+}
+
+@test "containerd: a missing executable shows the runtime's error" {
+    n=$(name missing)
+    run c run --rm --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$n" localhost/busybox:latest "$n" /no/such/program
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"/no/such/program"* ]]
+    c container delete "$n" 2>/dev/null || true
+}

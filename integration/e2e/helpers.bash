@@ -1,0 +1,40 @@
+# Shared by podman.bats and containerd.bats; run.sh sets E2E, RUNTIME and
+# podman's private configuration.
+
+p() { timeout 120 podman --runtime "$RUNTIME" "$@"; }
+c() { timeout 120 ctr --address "$E2E/containerd/containerd.sock" "$@"; }
+
+# A unique name per test.
+name() { echo "e2e-${BATS_TEST_NUMBER}-$1"; }
+
+cgroup_v2() { [ -e /sys/fs/cgroup/cgroup.controllers ]; }
+
+# Reads a container's limit from inside it, v1 or v2 file names.
+inside_limit() { # container-cmd-prefix... v1file v2file
+    if cgroup_v2; then echo "cat /sys/fs/cgroup/$2"; else echo "cat /sys/fs/cgroup/$1"; fi
+}
+
+# After every test: nothing of the engines' containers is left, in the
+# runtime's state, the cgroups, the mounts or the processes.
+assert_clean() {
+    local left
+    left=$(podman ps -aq)
+    [ -z "$left" ] || { echo "podman containers left: $left"; return 1; }
+    left=$(c containers list -q)
+    [ -z "$left" ] || { echo "containerd containers left: $left"; return 1; }
+    for root in /run/$(basename "$RUNTIME") /run/containerd/runc/default; do
+        left=$("$RUNTIME" --root "$root" list -q 2>/dev/null | grep '^e2e-\|^[0-9a-f]\{64\}$' || true)
+        [ -z "$left" ] || { echo "runtime state left in $root: $left"; return 1; }
+    done
+    left=$(find /sys/fs/cgroup/ -mindepth 2 -maxdepth 3 -type d \
+        \( -path '*/libpod_parent/*' -o -path '*/vzrun-e2e/*' \) 2>/dev/null | grep -v conmon || true)
+    [ -z "$left" ] || { echo "cgroups left: $left"; return 1; }
+    left=$(grep -c " $E2E/storage/overlay/[^ ]*/merged \| $E2E/containerd/state/.*/rootfs " /proc/self/mountinfo || true)
+    [ "$left" = 0 ] || { echo "$left container mounts left"; return 1; }
+    left=$(ps -eo pid,args | grep -E 'conmon|containerd-shim' | grep -v grep | grep -c "$E2E\|e2e-" || true)
+    [ "$left" = 0 ] || { echo "engine processes left:"; ps -eo pid,args | grep -E 'conmon|shim' | grep -v grep; return 1; }
+}
+
+teardown() {
+    assert_clean
+}

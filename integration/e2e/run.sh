@@ -1,0 +1,108 @@
+#!/bin/bash
+# End-to-end: podman (with conmon) and containerd (with its runc v2 shim)
+# driving an OCI runtime, installed from Debian, on a busybox image built
+# here (no registry).
+#   integration/e2e/run.sh /path/to/runtime [bats args...]
+# Runtime-agnostic: it passes with runc as well, which proves the suite.
+# Everything lives in a private temp dir (podman's config, storage and
+# network config, containerd's root, state and socket) and is removed at
+# the end; no container, cgroup, mount or process is left behind.
+set -euo pipefail
+rt=$(readlink -f "${1:?usage: integration/e2e/run.sh RUNTIME [bats args]}")
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$rt" ] || { echo "e2e: $rt is not executable" >&2; exit 1; }
+
+need=""
+for cmd in podman:podman conmon:conmon containerd:containerd ctr:containerd bats:bats \
+    netavark:netavark script:bsdutils busybox:busybox-static iptables:iptables; do
+    command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/lib/podman/${cmd%%:*}" ] ||
+        need="$need ${cmd#*:}"
+done
+if [ -n "$need" ]; then
+    echo "e2e: installing$need"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+
+E2E=$(mktemp -d /tmp/vzrun-e2e.XXXXXX)
+export E2E RUNTIME=$rt
+containerd_pid=""
+cleanup() {
+    set +e
+    podman rm -af -t 0 >/dev/null 2>&1
+    podman network prune -f >/dev/null 2>&1
+    if [ -n "$containerd_pid" ]; then
+        for id in $(ctr_ c list -q 2>/dev/null); do
+            ctr_ t kill -s SIGKILL "$id" >/dev/null 2>&1
+            ctr_ t delete -f "$id" >/dev/null 2>&1
+            ctr_ c delete "$id" >/dev/null 2>&1
+        done
+        kill "$containerd_pid" 2>/dev/null
+        wait "$containerd_pid" 2>/dev/null
+    fi
+    grep -o " $E2E[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+    for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent \
+        /sys/fs/cgroup/*/vzrun-e2e /sys/fs/cgroup/vzrun-e2e; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    rm -rf "$E2E"
+}
+trap cleanup EXIT
+ctr_() { ctr --address "$E2E/containerd/containerd.sock" "$@"; }
+
+# podman: a private configuration, storage and network config.
+mkdir -p "$E2E/networks"
+cat >"$E2E/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$E2E/events.log"
+[network]
+network_config_dir = "$E2E/networks"
+CONF
+cat >"$E2E/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+runroot = "$E2E/run"
+graphroot = "$E2E/storage"
+[storage.options.overlay]
+mountopt = "nodev"
+CONF
+export CONTAINERS_CONF=$E2E/containers.conf CONTAINERS_STORAGE_CONF=$E2E/storage.conf
+
+# The image: busybox-static and a passwd with root and nobody.
+rootfs=$E2E/rootfs
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+chroot "$rootfs" /bin/busybox --install -s /bin
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\nnobody:x:65534:\n' >"$rootfs/etc/group"
+tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/sh"]' - localhost/busybox >/dev/null
+podman save --format oci-archive -o "$E2E/busybox.tar" localhost/busybox >/dev/null 2>&1
+
+# containerd: its own root, state and socket; only what ctr needs.
+mkdir -p "$E2E/containerd"
+cat >"$E2E/containerd/config.toml" <<CONF
+version = 2
+root = "$E2E/containerd/root"
+state = "$E2E/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$E2E/containerd/containerd.sock"
+[ttrpc]
+  address = "$E2E/containerd/containerd.sock.ttrpc"
+CONF
+setsid containerd --config "$E2E/containerd/config.toml" >"$E2E/containerd/log" 2>&1 &
+containerd_pid=$!
+for _ in $(seq 100); do
+    ctr_ version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+ctr_ version >/dev/null || { tail "$E2E/containerd/log" >&2; exit 1; }
+ctr_ images import --base-name localhost/busybox "$E2E/busybox.tar" >/dev/null
+
+echo "e2e: runtime $rt ($("$rt" --version | head -n1))"
+bats "$@" "$here/podman.bats" "$here/containerd.bats"

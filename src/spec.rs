@@ -200,15 +200,24 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
 
     // Without a uts namespace of its own the container would rename the
     // host (or the container whose namespace it joined).
-    let own_uts = namespaces.new.contains(CloneFlags::CLONE_NEWUTS);
+    // A uts namespace the config lists (made fresh or joined by path) is
+    // the container's to name; without one it would rename the host.
+    let own_uts = namespaces.has(CloneFlags::CLONE_NEWUTS);
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("hostname: setting the hostname needs a new uts namespace");
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("domainname: setting the domainname needs a new uts namespace");
     }
+    // Without one the container would share the mount table vzrun itself
+    // runs in, which is a private one (the read-only binary of
+    // process/sealed.rs), not the caller's: its rootfs mounts would be
+    // made there and its root would be a chroot. Refused instead.
     if !namespaces.has(CloneFlags::CLONE_NEWNS) {
-        bail!("linux.namespaces: a mount namespace is required (pivot_root would change the host)");
+        bail!(
+            "linux.namespaces: a mount namespace is required (vzrun does not run containers \
+             in the runtime's own mount table)"
+        );
     }
     if let Some(h) = spec.hooks() {
         check_hooks(h)?;

@@ -407,3 +407,28 @@ fn notify_hands_the_listener_fd_and_state_to_the_agent() {
     assert_eq!(payload["state"]["id"], json!(id), "{payload}");
     assert!(payload["pid"].as_i64().unwrap_or(0) > 0, "{payload}");
 }
+
+#[test]
+fn a_profile_refusing_getcwd_still_starts() {
+    // The runtime's own cwd check (CVE-2024-21626) runs before the filter
+    // is loaded; runtime-tools' linux_seccomp refuses getcwd. A missing
+    // valueTwo is "masked equals zero" (Go's omitempty drops a zero).
+    let env = TestEnv::new("seccomp_getcwd");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    with_profile(
+        &mut b,
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 4294967295u64, "op": "SCMP_CMP_MASKED_EQ"}]}
+            ]
+        }),
+    );
+    b.set_sh("echo started");
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!((code, out.as_str()), (0, "started\n"), "{err}");
+}

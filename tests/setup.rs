@@ -352,3 +352,98 @@ fn tmpcopyup_fills_the_tmpfs_with_the_image_contents() {
     }
     env.assert_no_leftovers(&id);
 }
+
+#[test]
+fn joined_mount_and_uts_namespaces_get_the_containers_root_and_name() {
+    // A mount namespace made by someone else (here `unshare`) and joined by
+    // path still gets the container's rootfs; a joined uts namespace may be
+    // given the config's hostname (runtime-tools' linux_ns_path).
+    let env = TestEnv::new("join_mnt_uts");
+    // --kill-child: the sleep dies with unshare, whatever happens here.
+    let mut holder = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--uts",
+            "--fork",
+            "--kill-child",
+            "sleep",
+            "1000",
+        ])
+        .spawn()
+        .expect("run unshare");
+    env.track_pid(holder.id() as i32);
+    // unshare forks: the sleep is its child, in the new namespaces.
+    let child_of = |parent: u32| -> Option<i32> {
+        fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+    };
+    let sleeper = (0..200)
+        .find_map(|_| {
+            let c = child_of(holder.id());
+            if c.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            c
+        })
+        .expect("unshare's child");
+    env.track_pid(sleeper);
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["hostname"] = json!("joined-uts");
+    for ns in b.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+    {
+        match ns["type"].as_str().unwrap() {
+            "mount" => ns["path"] = json!(format!("/proc/{sleeper}/ns/mnt")),
+            "uts" => ns["path"] = json!(format!("/proc/{sleeper}/ns/uts")),
+            _ => {}
+        }
+    }
+    b.set_sh("hostname; test -x /bin/busybox && echo rootfs-ok");
+    let (code, out, err) = env.run_fg(&id, &b);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out, "joined-uts\nrootfs-ok\n");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_ne!(host.trim(), "joined-uts", "the host was renamed");
+}
+
+#[test]
+fn root_propagation_is_applied_to_the_containers_root() {
+    let env = TestEnv::new("root_propagation");
+    for (prop, field) in [
+        ("shared", "shared:"),
+        ("private", ""),
+        ("unbindable", "unbindable"),
+    ] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.config_mut()["linux"]["rootfsPropagation"] = json!(prop);
+        // The optional fields of the "/" line of mountinfo.
+        b.set_sh("awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++) printf \"%s \", $i; print \"\" }' /proc/self/mountinfo");
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "{prop}: {out}\n{err}");
+        let fields = out.trim();
+        if field.is_empty() {
+            assert!(
+                !fields.contains("shared:") && !fields.contains("master:"),
+                "{prop}: {fields:?}"
+            );
+        } else if is_vzrun() {
+            // runc 1.1.5 loses it (its own runtime-tools failure).
+            assert!(fields.contains(field), "{prop}: {fields:?}");
+        }
+    }
+}

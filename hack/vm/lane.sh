@@ -31,7 +31,7 @@ PY
 build_probes() {
     dir=$1/tmp/probes
     mkdir -p "$dir"
-    for src in tests/probes/*.c; do
+    for src in tests/probes/*.c integration/checker/checker.c; do
         name=$(basename "$src" .c)
         for abi in -m64 -m32; do
             [ "$dir/$name$abi" -nt "$src" ] || gcc "$abi" -static -O1 -o "$dir/$name$abi" "$src"

@@ -230,7 +230,9 @@ fn build(
     let hooks_ran = &mut l.hooks_ran;
     let init_pid = launch::until_ready(&chan, plan, pid, &mut l.started, &mut |init_pid| {
         *hooks_ran = true;
-        let state = hook_state(plan, init_pid, Status::Creating);
+        // The runtime environment exists by now (the hooks' precondition),
+        // so the state says created, as crun and runtime-tools expect.
+        let state = hook_state(plan, init_pid, Status::Created);
         if let Some(h) = plan.spec.hooks() {
             let state = state.as_bytes();
             hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), state)?;

@@ -59,7 +59,11 @@ pub fn make_parent_private(path: &Path) -> SetupResult<()> {
         if !path.starts_with(&mp) {
             continue;
         }
-        let shared = fields[6..].iter().any(|f| f.starts_with("shared:"));
+        // Shared would carry our mounts to the host; unbindable would
+        // refuse the rootfs bind.
+        let shared = fields[6..]
+            .iter()
+            .any(|f| f.starts_with("shared:") || *f == "unbindable");
         // Later lines stack over earlier ones at the same mount point.
         if best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
             best = Some((mp, shared));
@@ -101,6 +105,11 @@ fn unescape(s: &str) -> String {
 
 /// Makes the rootfs `/`. pivot_root(".", ".") stacks the old root under the
 /// new one; detaching it then leaves no way back to the host.
+/// Sets the propagation of the container's `/` once it is the root.
+pub fn set_root_propagation(propagation: MsFlags) -> SetupResult<()> {
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>).at(Step::RootPropagation, "/")
+}
+
 pub fn pivot(rootfs: &Path) -> SetupResult<()> {
     let step = |e| super::SetupError::new(Step::PivotRoot, rootfs.display()).errno(e);
     let old = open(

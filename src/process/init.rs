@@ -145,11 +145,14 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     // is the last step before execve, so a profile need not allow the
     // runtime's own setup.
     let nnp = pp.process.no_new_privileges().unwrap_or(false);
+    // Before the filter, which may refuse getcwd (runtime-tools' seccomp
+    // test does).
+    let cwd_as_root = enter_cwd(&pp.process, true)?;
     let mut notify_fd = None;
     if let (Some(f), false) = (&plan.seccomp, nnp) {
         notify_fd = f.load()?;
     }
-    let mut launch = process(pp)?;
+    let mut launch = process(pp, cwd_as_root)?;
     launch.notify_fd = notify_fd;
     Ok(Some(Ok(launch)))
 }
@@ -223,7 +226,10 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
         namespaces::set_sysctl(k, v)?;
     }
 
-    let new_mount_ns = ns.new.contains(CloneFlags::CLONE_NEWNS);
+    // A mount namespace joined by path gets the container's root too, as
+    // a fresh one does (runc's behaviour; the namespace's creator chose to
+    // share it).
+    let new_mount_ns = ns.has(CloneFlags::CLONE_NEWNS);
     if new_mount_ns {
         let root = rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?;
         let userns = ns.has(CloneFlags::CLONE_NEWUSER);
@@ -279,6 +285,9 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
         } else {
             rootfs::pivot(&plan.rootfs)?;
         }
+        // The container's root gets the propagation the config asked for
+        // (rootfsPropagation; rslave by default).
+        rootfs::set_root_propagation(plan.rootfs_propagation)?;
         let linux = plan.spec.linux().as_ref();
         for p in linux
             .and_then(|l| l.masked_paths().as_ref())
@@ -301,8 +310,28 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
     Ok(())
 }
 
+/// Changes to `process.cwd` and checks that it is inside the container's
+/// root: a cwd reached through a descriptor that points outside it
+/// (`/proc/self/fd/N`, CVE-2024-21626) makes the kernel report the path as
+/// unreachable. As root (`first`) the cwd can be reached even when the
+/// user could not reach it (a 0700 directory), as runc tries it too; false
+/// then means "try again as the user".
+fn enter_cwd(p: &oci_spec::runtime::Process, first: bool) -> SetupResult<bool> {
+    if let Err(e) = nix::unistd::chdir(p.cwd()) {
+        if first {
+            return Ok(false);
+        }
+        return Err(SetupError::new(Step::Chdir, p.cwd().display()).errno(e));
+    }
+    if nix::unistd::getcwd().is_err() {
+        return Err(SetupError::new(Step::Chdir, p.cwd().display())
+            .detail("the directory is outside the container's root"));
+    }
+    Ok(true)
+}
+
 /// Rlimits, user, capabilities, cwd, umask, environment and the executable.
-fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
+fn process(pp: &ProcessPlan, cwd_as_root: bool) -> SetupResult<Launch> {
     let p = &pp.process;
     for r in &pp.rlimits {
         r.apply()?;
@@ -325,9 +354,6 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
         }
         None => (uid, gid),
     };
-    // As root, the cwd can be reached even when the user could not reach
-    // it (a 0700 directory); runc tries it this way first too.
-    let cwd_as_root = nix::unistd::chdir(p.cwd()).is_ok();
     user::fix_stdio_owner(uid, p.terminal().unwrap_or(false));
     user::switch(uid, gid, &groups)?;
     if let Some(c) = &pp.caps {
@@ -335,14 +361,7 @@ fn process(pp: &ProcessPlan) -> SetupResult<Launch> {
         c.apply()?;
     }
     if !cwd_as_root {
-        nix::unistd::chdir(p.cwd()).at(Step::Chdir, p.cwd().display())?;
-    }
-    // A cwd reached through a descriptor that points outside the
-    // container (`/proc/self/fd/N`, CVE-2024-21626) is not below our root:
-    // the kernel then reports the path as unreachable.
-    if nix::unistd::getcwd().is_err() {
-        return Err(SetupError::new(Step::Chdir, p.cwd().display())
-            .detail("the directory is outside the container's root"));
+        enter_cwd(p, false)?;
     }
     nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
 

@@ -1097,7 +1097,16 @@ pub fn start_with_resources(env: &TestEnv, resources: serde_json::Value) -> (Str
 /// cargo's per-target temp dir, so a machine without gcc (the VM lane)
 /// uses the ones the host built.
 pub fn install_probe(name: &str, abi: &str, dest: &Path) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/probes/{name}.c"));
+    // Probes live in tests/probes; the in-container checker, which is
+    // also a tool of its own, in integration/checker.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = [
+        manifest.join(format!("tests/probes/{name}.c")),
+        manifest.join(format!("integration/{name}/{name}.c")),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| panic!("no source for probe {name}"));
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
     let built = dir.join(format!("{name}{abi}"));
     let fresh = |b: &Path| -> bool {

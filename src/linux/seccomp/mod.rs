@@ -147,11 +147,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
                     a.index()
                 );
             }
-            if a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq && a.value_two().is_none() {
-                bail!(
-                    "linux.seccomp.syscalls[{i}].args[{j}].valueTwo: SCMP_CMP_MASKED_EQ needs the expected value"
-                );
-            }
+            // A missing valueTwo is 0, as serializers that omit zero values
+            // (Go's omitempty) write "masked equals zero".
             args.push(ArgCheck {
                 index: a.index() as u32,
                 op: a.op(),
@@ -590,7 +587,7 @@ mod tests {
                   {"names":["personality"],"action":"SCMP_ACT_ALLOW",
                    "args":[{"index":0,"value":4294967295,"op":"SCMP_CMP_EQ"}]},
                   {"names":["clone"],"action":"SCMP_ACT_ALLOW",
-                   "args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]}
+                   "args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"}]}
                 ]}"#,
         );
         let p = &f.prog;

@@ -359,16 +359,10 @@ fn joined_mount_and_uts_namespaces_get_the_containers_root_and_name() {
     // path still gets the container's rootfs; a joined uts namespace may be
     // given the config's hostname (runtime-tools' linux_ns_path).
     let env = TestEnv::new("join_mnt_uts");
-    // --kill-child: the sleep dies with unshare, whatever happens here.
+    // Short options, which busybox's unshare (the VM lane) has too; the
+    // sleep is tracked below, so cleanup kills it whatever happens.
     let mut holder = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--uts",
-            "--fork",
-            "--kill-child",
-            "sleep",
-            "1000",
-        ])
+        .args(["-m", "-u", "-f", "sleep", "1000"])
         .spawn()
         .expect("run unshare");
     env.track_pid(holder.id() as i32);

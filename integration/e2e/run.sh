@@ -47,6 +47,8 @@ cleanup() {
         [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
     done
     rm -rf "$E2E"
+    # The runtime's default root, made by the podman runs; only if empty.
+    rmdir "/run/$(basename "$rt")" 2>/dev/null
 }
 trap cleanup EXIT
 ctr_() { ctr --address "$E2E/containerd/containerd.sock" "$@"; }

@@ -13,8 +13,10 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
 struct OpenHow {
@@ -23,17 +25,14 @@ struct OpenHow {
     resolve: u64,
 }
 
-/// Opens `path` as if `root` were `/`.
-pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-    let mut rel = relative(path);
-    if rel.as_os_str().is_empty() {
-        rel.push(".");
-    }
-    let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+/// openat2(2): opens `path` relative to `dir` under the `resolve` rules
+/// (the RESOLVE_* flags above); always close-on-exec.
+pub fn openat2(dir: BorrowedFd, path: &Path, flags: OFlag, resolve: u64) -> nix::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | OFlag::O_CLOEXEC).bits() as u64,
         mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // SAFETY: `c` is a valid NUL-terminated string and `how` a correctly
     // laid out `struct open_how` that outlive the call; the kernel returns a
@@ -41,7 +40,7 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<
     let fd = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            root.as_raw_fd(),
+            dir.as_raw_fd(),
             c.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
@@ -52,6 +51,15 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<
     }
     // SAFETY: a fresh descriptor returned by openat2, owned by us alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Opens `path` as if `root` were `/`.
+pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let mut rel = relative(path);
+    if rel.as_os_str().is_empty() {
+        rel.push(".");
+    }
+    openat2(root, &rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 }
 
 /// Creates `path` and its missing parents as directories inside `root`;

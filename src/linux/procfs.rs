@@ -16,7 +16,6 @@
 //! procfs's: `sys/net/*` follows the writer's network namespace, `sys/kernel/
 //! shm*` its IPC namespace and `self` names the writer.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
@@ -24,18 +23,10 @@ use std::sync::OnceLock;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-const RESOLVE_NO_XDEV: u64 = 0x01;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_BENEATH: u64 = 0x08;
+use super::fs::{RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV, openat2};
+
 /// The inode number of every procfs root.
 const PROC_ROOT_INO: u64 = 1;
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
 
 static PROC: OnceLock<OwnedFd> = OnceLock::new();
 
@@ -74,29 +65,12 @@ fn verify(fd: BorrowedFd) -> io::Result<()> {
 /// EXDEV instead of being followed.
 pub fn open(rel: &str, flags: OFlag) -> io::Result<OwnedFd> {
     let root = pin()?;
-    let c = CString::new(rel.trim_start_matches('/')).map_err(io::Error::other)?;
-    let how = OpenHow {
-        flags: (flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY).bits() as u64,
-        mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: `c` is NUL-terminated and `how` is a correctly laid out
-    // `struct open_how`; both outlive the call, and the returned descriptor
-    // is owned by nothing else.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor returned by openat2.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = openat2(
+        root,
+        std::path::Path::new(rel.trim_start_matches('/')),
+        flags | OFlag::O_NOCTTY,
+        RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+    )?;
     let fs = nix::sys::statfs::fstatfs(&fd)?;
     if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(io::Error::other(format!("/proc/{rel} is not on procfs")));

@@ -16,14 +16,16 @@ deps:
 	hack/install-deps.sh
 
 # The README's test command; .ci/run runs exactly this.
+# Each stage has a bound (about three times its usual length) so that a
+# hang fails the run with the stage's name instead of eating CI's budget.
 test: deps
 	$(CARGO) build
-	$(CARGO) test -- --test-threads=2; rc=$$?; \
+	timeout -k 30 1200 $(CARGO) test -- --test-threads=2; rc=$$?; \
 	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
-	integration/compare-runc.sh target/debug/vzrun
-	integration/e2e/run.sh /usr/sbin/runc
-	integration/e2e/run.sh target/debug/vzrun
-	hack/vm/lane.sh
+	timeout -k 30 300 integration/compare-runc.sh target/debug/vzrun
+	timeout -k 30 900 integration/e2e/run.sh /usr/sbin/runc
+	timeout -k 30 900 integration/e2e/run.sh target/debug/vzrun
+	timeout -k 30 1800 hack/vm/lane.sh
 
 # podman and containerd driving the runtime (runc first: it proves the
 # suite).

@@ -107,4 +107,9 @@ ctr_ version >/dev/null || { tail "$E2E/containerd/log" >&2; exit 1; }
 ctr_ images import --base-name localhost/busybox "$E2E/busybox.tar" >/dev/null
 
 echo "e2e: runtime $rt ($("$rt" --version | head -n1))"
-bats "$@" "$here/podman.bats" "$here/containerd.bats"
+# stdin is /dev/null: the helpers run podman and ctr under timeout(1), which
+# puts them in a background process group, and a client that finds a
+# terminal on stdin (as under a CI runner's pty) touches it and is stopped
+# by SIGTTOU/SIGTTIN until the timeout; tests that need a terminal make
+# their own with script(1).
+bats "$@" "$here/podman.bats" "$here/containerd.bats" </dev/null

@@ -1,6 +1,10 @@
 //! `vzrun ps [--format table|json] <id> [ps options]`: as runc, runs the
 //! host's `ps` (with `-ef` unless options are given) and keeps the lines of
 //! the container's processes; `--format json` prints their pids.
+//!
+//! The container's pids are always added as `-p`: options such as
+//! `-o pid,comm` select nothing by themselves, and ps's default selection
+//! (the caller's terminal) would then hide the container under a terminal.
 
 use anyhow::{Context, Result, bail};
 
@@ -30,11 +34,15 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         "table" => {}
         f => bail!("--format: unknown format {f:?} (use table or json)"),
     }
-    let args = if a.ps_args.is_empty() {
+    let mut args = if a.ps_args.is_empty() {
         vec!["-ef".to_string()]
     } else {
         a.ps_args
     };
+    if !pids.is_empty() {
+        let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        args.extend(["-p".to_string(), list.join(",")]);
+    }
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()

@@ -40,6 +40,10 @@ pub struct Plan {
     pub resources: LinuxResources,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
+    /// No mount namespace in the config: the container's mounts are made
+    /// in the caller's mount table and its root is a chroot
+    /// (linux/shared_root.rs).
+    pub shared_mounts: bool,
 }
 
 /// What the container's process needs beyond the raw spec: capabilities
@@ -203,20 +207,25 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     // A uts namespace the config lists (made fresh or joined by path) is
     // the container's to name; without one it would rename the host.
     let own_uts = namespaces.has(CloneFlags::CLONE_NEWUTS);
+    let shared_mounts = !namespaces.has(CloneFlags::CLONE_NEWNS);
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("hostname: setting the hostname needs a new uts namespace");
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("domainname: setting the domainname needs a new uts namespace");
     }
-    // Without one the container would share the mount table vzrun itself
-    // runs in, which is a private one (the read-only binary of
-    // process/sealed.rs), not the caller's: its rootfs mounts would be
-    // made there and its root would be a chroot. Refused instead.
-    if !namespaces.has(CloneFlags::CLONE_NEWNS) {
+    // Without a mount namespace the container shares the caller's mount
+    // table (linux/shared_root.rs), whose root's propagation is not the
+    // container's to choose.
+    if shared_mounts
+        && linux
+            .rootfs_propagation()
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+    {
         bail!(
-            "linux.namespaces: a mount namespace is required (vzrun does not run containers \
-             in the runtime's own mount table)"
+            "linux.rootfsPropagation: needs a mount namespace of the container's own \
+             (linux.namespaces has none)"
         );
     }
     if let Some(h) = spec.hooks() {
@@ -250,6 +259,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         sysctls,
         cgroup_path,
         resources,
+        shared_mounts,
         spec,
     })
 }
@@ -373,6 +383,7 @@ pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Pl
         sysctls: Vec::new(),
         cgroup_path: state.cgroup_path.clone(),
         resources: LinuxResources::default(),
+        shared_mounts: state.shared_root.is_some(),
     })
 }
 

@@ -71,6 +71,11 @@ pub struct State {
     /// `--no-new-keyring`); exec'd processes then join it too.
     #[serde(default = "yes")]
     pub new_keyring: bool,
+    /// A container without a mount namespace: the mount id of its rootfs
+    /// bind in the caller's mount table, detached at delete
+    /// (linux/shared_root.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_root: Option<u64>,
     pub config: Spec,
 }
 

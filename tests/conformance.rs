@@ -280,3 +280,71 @@ fn r_id(line: &str) -> String {
         .trim_end_matches(".scope")
         .to_string()
 }
+
+/// runtime-tools' linux_ns_itype: a config that lists no namespaces runs in
+/// the runtime's own, the mount table included. The container's root is
+/// still its rootfs; its mounts appear on the host while it exists and
+/// are gone after delete, and the rootfs's files stay.
+#[test]
+fn no_namespaces_means_the_callers_own() {
+    let env = TestEnv::new("conf_itype");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["namespaces"] = json!([]);
+    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    // runc refuses masked and read-only paths without a mount namespace.
+    for k in ["maskedPaths", "readonlyPaths"] {
+        b.config_mut()["linux"].as_object_mut().unwrap().remove(k);
+    }
+    std::fs::write(b.rootfs.join("marker"), "inside\n").unwrap();
+    b.set_sh("cat /marker > /seen; exec sleep 1001");
+    env.create(&id, &b);
+    env.start(&id);
+    assert_eq!(env.wait_file(&b.rootfs.join("seen"), secs(10)), "inside\n");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    for ns in ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(theirs.display().to_string(), own_ns(ns), "{ns} namespace");
+    }
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_eq!(root, b.rootfs.canonicalize().unwrap());
+    let during = mounts_under(&b.rootfs);
+    assert!(
+        during.iter().any(|m| m.ends_with("/proc")),
+        "the container's /proc is not in the caller's mount table: {during:?}"
+    );
+    // An exec'd process lands in the same root, not the host's (runc 1.1
+    // cannot exec here: "ns paths are empty").
+    if is_vzrun() {
+        let o = env.rt(&["exec", &id, "cat", "/marker"]);
+        assert_eq!((o.code, o.stdout.as_str()), (0, "inside\n"), "{o}");
+    }
+
+    env.rt(&["kill", &id, "KILL"]).assert_ok();
+    env.wait_status(&id, "stopped", secs(10));
+    env.rt(&["delete", &id]).assert_ok();
+    if is_vzrun() {
+        assert_eq!(mounts_under(&b.rootfs), Vec::<String>::new());
+    }
+    assert!(b.rootfs.join("marker").exists());
+    env.assert_no_leftovers(&id);
+}
+
+/// A failed create without a mount namespace takes its mounts in the
+/// caller's table back with it.
+#[test]
+fn a_failed_create_without_namespaces_leaves_no_mounts() {
+    let env = TestEnv::new("conf_itype_fail");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["namespaces"] = json!([]);
+    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    b.push_mount(json!({"destination": "/late", "type": "nosuchfs", "source": "x"}));
+    let o = env.create_out(&id, &b, &[]);
+    assert_ne!(o.code, 0, "{o}");
+    if is_vzrun() {
+        assert!(o.stderr.contains("/late"), "{o}");
+        assert_eq!(mounts_under(&b.rootfs), Vec::<String>::new());
+    }
+    env.assert_no_leftovers(&id);
+}

@@ -2,9 +2,10 @@
 //! host's `ps` (with `-ef` unless options are given) and keeps the lines of
 //! the container's processes; `--format json` prints their pids.
 //!
-//! The container's pids are always added as `-p`: options such as
-//! `-o pid,comm` select nothing by themselves, and ps's default selection
-//! (the caller's terminal) would then hide the container under a terminal.
+//! Options that only shape the output (`-o pid,comm`, `-f`) get `-e` in
+//! front: ps's default selection (the caller's euid and terminal) would
+//! otherwise hide the container's processes from a caller at a terminal.
+//! `-e` rather than `-p <pids>`, which busybox's ps lacks.
 
 use anyhow::{Context, Result, bail};
 
@@ -39,9 +40,8 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     } else {
         a.ps_args
     };
-    if !pids.is_empty() {
-        let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
-        args.extend(["-p".to_string(), list.join(",")]);
+    if !selects(&args) {
+        args.insert(0, "-e".to_string());
     }
     let out = std::process::Command::new("ps")
         .args(&args)
@@ -72,4 +72,44 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Whether ps options may choose processes: anything but the output-only
+/// options counts as a selection and is passed on untouched.
+fn selects(args: &[String]) -> bool {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-o" | "-O" | "--format" | "--sort" | "-k" => {
+                it.next();
+            }
+            "--no-headers" | "--headers" => {}
+            a if a.starts_with("--format=") || a.starts_with("--sort=") => {}
+            a if a.starts_with("-o") || a.starts_with("-O") => {}
+            a if a.len() > 1
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].chars().all(|c| "fFlHjwcyTLM".contains(c)) => {}
+            _ => return true,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selects;
+
+    fn s(args: &[&str]) -> bool {
+        selects(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn output_options_select_nothing() {
+        assert!(!s(&["-o", "pid,comm"]));
+        assert!(!s(&["-f", "--sort=pid", "-opid"]));
+        assert!(s(&["-ef"]));
+        assert!(s(&["aux"]));
+        assert!(s(&["-u", "root", "-o", "pid"]));
+    }
 }

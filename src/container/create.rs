@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 use super::hook_state;
 use crate::cgroups::Cgroup;
-use crate::linux::hooks;
+use crate::linux::{hooks, shared_root};
 use crate::process::init::Role;
 use crate::process::launch::{self, Launch};
 use crate::process::sync::{Channel, StartListener, ToInit};
@@ -124,6 +124,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         cgroup_owned: !cgroup_exists,
         systemd_unit,
         new_keyring: !o.no_new_keyring,
+        shared_root: None,
         config: plan.spec.clone(),
     };
     let mut l = Launching {
@@ -150,6 +151,11 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
             for pid in started.iter().rev() {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
                 let _ = waitpid(Pid::from_raw(*pid), None);
+            }
+            if let Some(m) = state.shared_root
+                && let Err(me) = shared_root::release(&state.rootfs, m)
+            {
+                crate::logging::warn(format!("container {id}: cleanup: {me:#}"));
             }
             if state.cgroup_owned
                 && let Err(ce) = cgroup.remove()
@@ -186,6 +192,10 @@ fn build(
     console: Option<OwnedFd>,
     l: &mut Launching,
 ) -> Result<Channel> {
+    if plan.shared_mounts {
+        l.state.shared_root = Some(shared_root::bind(&plan.rootfs)?);
+        dir.save(&l.state)?;
+    }
     let start = match mode {
         Mode::Create => Some(
             StartListener::bind(&dir.short_path(START_SOCKET)).with_context(|| {
@@ -205,6 +215,7 @@ fn build(
             new_keyring: !o.no_new_keyring,
             runtime_fds: vec![dir.raw_fd()],
             seccomp_listener: launch::seccomp_listener(plan)?,
+            root: None,
         },
         &mut l.started,
     )?;

@@ -101,6 +101,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 new_keyring: state.new_keyring,
                 runtime_fds: Vec::new(),
                 seccomp_listener: launch::seccomp_listener(&plan)?,
+                root: shared_root(&plan, state.pid)?,
             },
             &mut started,
         )?;
@@ -282,4 +283,21 @@ fn sub_cgroup(base: &Path, sub: &str) -> Result<std::path::PathBuf> {
         bail!("--cgroup {sub}: must be a path below the container's cgroup");
     }
     Ok(base.join(rel))
+}
+
+/// A container without a mount namespace is a chroot in the caller's mount
+/// table: its init's root is where an exec'd process must go.
+fn shared_root(plan: &spec::Plan, pid: i32) -> Result<Option<std::os::fd::OwnedFd>> {
+    if !plan.shared_mounts {
+        return Ok(None);
+    }
+    let path = format!("/proc/{pid}/root");
+    let fd = nix::fcntl::open(
+        path.as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {path}"))?;
+    // SAFETY: open returned a fresh descriptor we now own.
+    Ok(Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
 }

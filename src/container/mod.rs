@@ -67,10 +67,14 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
     )
 }
 
-/// Removes a stopped container: its cgroup (if it made it), then poststop
-/// hooks (whose failure is only a warning, per the runtime-spec), then its
-/// state.
+/// Removes a stopped container: its mounts in the caller's table (no mount
+/// namespace of its own), its cgroup (if it made it), then poststop hooks
+/// (whose failure is only a warning, per the runtime-spec), then its state.
 pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
+    if let Some(m) = state.shared_root {
+        crate::linux::shared_root::release(&state.rootfs, m)
+            .with_context(|| format!("container {}", state.id))?;
+    }
     if state.cgroup_owned {
         Cgroup::of(state)
             .and_then(|c| c.remove())

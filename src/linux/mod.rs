@@ -19,6 +19,7 @@ pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod shared_root;
 pub mod tty;
 pub mod user;
 

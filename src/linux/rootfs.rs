@@ -33,6 +33,11 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> SetupResult<OwnedFd> {
         None::<&str>,
     )
     .at(Step::BindRootfs, rootfs.display())?;
+    open_dir(rootfs)
+}
+
+/// An `O_PATH` descriptor of the rootfs, for resolving paths inside it.
+pub fn open_dir(rootfs: &Path) -> SetupResult<OwnedFd> {
     let fd = open(
         rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -84,7 +89,7 @@ pub fn make_parent_private(path: &Path) -> SetupResult<()> {
 
 /// Mount points in mountinfo escape space, tab, newline and backslash as
 /// octal.
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -5,7 +5,7 @@
 //! errno) and the init exits.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
@@ -18,7 +18,7 @@ use super::sync::{Channel, StartListener, ToInit, ToParent};
 use crate::linux::mounts::MountContext;
 use crate::linux::{
     At, SetupError, SetupResult, Step, capabilities, devices, hooks, mounts, namespaces, rootfs,
-    tty, user,
+    shared_root, tty, user,
 };
 use crate::spec::{Plan, ProcessPlan};
 
@@ -53,6 +53,8 @@ pub struct InitContext<'a> {
     /// held for as long as the init lives.
     pub runtime_fds: Vec<std::os::fd::RawFd>,
     pub seccomp_listener: Option<OwnedFd>,
+    /// For an exec'd process: the root to chroot into (see `Launch`).
+    pub root: Option<OwnedFd>,
 }
 
 /// Everything execve needs, prepared before the init reports Ready, so that
@@ -105,6 +107,10 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
     }
     if !enter_namespaces(ctx)? {
         return Ok(None);
+    }
+    if let Some(root) = &ctx.root {
+        nix::unistd::fchdir(root.as_raw_fd()).at(Step::PivotRoot, "the container's root")?;
+        nix::unistd::chroot(".").at(Step::PivotRoot, "the container's root")?;
     }
     set_dumpable(false);
     if plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
@@ -228,38 +234,41 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
 
     // A mount namespace joined by path gets the container's root too, as
     // a fresh one does (runc's behaviour; the namespace's creator chose to
-    // share it).
-    let new_mount_ns = ns.has(CloneFlags::CLONE_NEWNS);
-    if new_mount_ns {
-        let root = rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?;
-        let userns = ns.has(CloneFlags::CLONE_NEWUSER);
-        let mctx = MountContext {
-            root: root.as_fd(),
-            cgroup_path: &plan.cgroup_path,
-            new_cgroup_ns: ns.has(CloneFlags::CLONE_NEWCGROUP),
-        };
-        for m in &plan.mounts {
-            mounts::mount_one(m, &mctx)?;
-        }
-        if let Some(pp) = &plan.process {
-            // runc creates a missing cwd; it must exist inside the rootfs.
-            crate::linux::fs::mkdir_all(root.as_fd(), pp.process.cwd(), 0o755)
-                .at(Step::Chdir, pp.process.cwd().display())?;
-        }
-        let dev_is_bind = plan
-            .mounts
-            .iter()
-            .any(|m| m.bind && m.destination == Path::new("/dev"));
-        if !dev_is_bind {
-            let linux_devices = plan
-                .spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.devices().clone())
-                .unwrap_or_default();
-            devices::create(root.as_fd(), &devices::plan(&linux_devices), userns)?;
-            devices::symlinks(root.as_fd())?;
-        }
+    // share it). Without one, the mounts go on the runtime's rootfs bind in
+    // the caller's table (linux/shared_root.rs).
+    let own_mount_ns = ns.has(CloneFlags::CLONE_NEWNS);
+    let root = if own_mount_ns {
+        rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?
+    } else {
+        rootfs::open_dir(&plan.rootfs)?
+    };
+    let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+    let mctx = MountContext {
+        root: root.as_fd(),
+        cgroup_path: &plan.cgroup_path,
+        new_cgroup_ns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+    };
+    for m in &plan.mounts {
+        mounts::mount_one(m, &mctx)?;
+    }
+    if let Some(pp) = &plan.process {
+        // runc creates a missing cwd; it must exist inside the rootfs.
+        crate::linux::fs::mkdir_all(root.as_fd(), pp.process.cwd(), 0o755)
+            .at(Step::Chdir, pp.process.cwd().display())?;
+    }
+    let dev_is_bind = plan
+        .mounts
+        .iter()
+        .any(|m| m.bind && m.destination == Path::new("/dev"));
+    if !dev_is_bind {
+        let linux_devices = plan
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
+        devices::create(root.as_fd(), &devices::plan(&linux_devices), userns)?;
+        devices::symlinks(root.as_fd())?;
     }
 
     ctx.chan.send(&ToParent::CreateHooks).at(Step::Sync, "")?;
@@ -279,7 +288,9 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
             .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))?;
     }
 
-    if new_mount_ns {
+    if !own_mount_ns {
+        shared_root::enter(&plan.rootfs)?;
+    } else {
         if ctx.no_pivot {
             rootfs::move_root(&plan.rootfs)?;
         } else {
@@ -288,24 +299,24 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
         // The container's root gets the propagation the config asked for
         // (rootfsPropagation; rslave by default).
         rootfs::set_root_propagation(plan.rootfs_propagation)?;
-        let linux = plan.spec.linux().as_ref();
-        for p in linux
-            .and_then(|l| l.masked_paths().as_ref())
-            .into_iter()
-            .flatten()
-        {
-            rootfs::mask(p)?;
-        }
-        for p in linux
-            .and_then(|l| l.readonly_paths().as_ref())
-            .into_iter()
-            .flatten()
-        {
-            rootfs::readonly(p)?;
-        }
-        if plan.readonly_root {
-            rootfs::readonly_root()?;
-        }
+    }
+    let linux = plan.spec.linux().as_ref();
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        rootfs::mask(p)?;
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        rootfs::readonly(p)?;
+    }
+    if plan.readonly_root {
+        rootfs::readonly_root()?;
     }
     Ok(())
 }

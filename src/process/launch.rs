@@ -28,6 +28,9 @@ pub struct Launch<'a> {
     pub runtime_fds: Vec<RawFd>,
     /// Connected to `linux.seccomp.listenerPath` when the filter notifies.
     pub seccomp_listener: Option<OwnedFd>,
+    /// `exec` into a container without a mount namespace: its init's root,
+    /// to chroot into (joining the namespaces does not get there).
+    pub root: Option<OwnedFd>,
 }
 
 /// Clones the child, which then waits for `ToInit::Continue`. Returns our
@@ -69,6 +72,7 @@ pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
                 new_keyring: l.new_keyring,
                 runtime_fds: l.runtime_fds,
                 seccomp_listener: l.seccomp_listener,
+                root: l.root,
             })
         }
         Forked::Parent(pid) => pid,

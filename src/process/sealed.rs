@@ -12,17 +12,28 @@
 //! other well-known way) costs a copy of the whole binary on every start,
 //! which measured four times as slow here.
 //!
+//! The re-exec'd runtime then goes back to its caller's mount namespace,
+//! root and cwd (descriptors kept across the exec): the executable stays on
+//! the read-only mount, which the reference keeps alive once the private
+//! namespace is gone, while everything else (hooks, the container's own
+//! mount namespace copied at clone, a container that shares the caller's
+//! mount table) sees the caller's mounts, as the runtime-spec means by "the
+//! runtime namespace".
+//!
 //! Other commands (state, list, kill, delete, ...) never run inside a
 //! container and pay nothing.
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, unshare};
+use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{chroot, fchdir};
 
 /// Set for the re-exec'd process, so that a bind that did not take cannot
 /// make it loop.
@@ -32,13 +43,27 @@ const MARK: &str = "_VZRUN_RO_EXE";
 /// already runs from one. Returns only when it does.
 pub fn ensure() -> Result<()> {
     if statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        let saved = std::env::var(MARK).ok();
         // SAFETY: single-threaded; nothing else reads the environment now.
         unsafe { std::env::remove_var(MARK) };
+        if let Some(saved) = saved {
+            return_to_caller(&saved)?;
+        }
         return Ok(());
     }
     if std::env::var_os(MARK).is_some() {
         bail!("the runtime's binary is still writable after re-exec from a read-only bind mount");
     }
+    // Kept open across the exec (no close-on-exec) to come back to.
+    let keep = |path: &str, flags: OFlag| {
+        nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
+            .with_context(|| format!("open {path}"))
+    };
+    let caller = [
+        keep("/proc/self/ns/mnt", OFlag::O_RDONLY)?,
+        keep("/", OFlag::O_PATH | OFlag::O_DIRECTORY)?,
+        keep(".", OFlag::O_PATH | OFlag::O_DIRECTORY)?,
+    ];
     let exe = std::fs::read_link("/proc/self/exe").context("read /proc/self/exe")?;
     if exe.as_os_str().as_bytes().ends_with(b" (deleted)") {
         bail!(
@@ -55,9 +80,30 @@ pub fn ensure() -> Result<()> {
     ro(MsFlags::MS_BIND).with_context(|| format!("bind {} read-only", exe.display()))?;
     ro(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)
         .with_context(|| format!("bind {} read-only", exe.display()))?;
+    let mark = format!("{},{},{}", caller[0], caller[1], caller[2]);
     // SAFETY: single-threaded; nothing else reads the environment now.
-    unsafe { std::env::set_var(MARK, "1") };
+    unsafe { std::env::set_var(MARK, mark) };
     reexec(&exe)
+}
+
+/// Back to the caller's mount namespace, root and cwd, whose descriptors
+/// the mark names; setns resets root and cwd to the namespace's own.
+fn return_to_caller(mark: &str) -> Result<()> {
+    let fds: Vec<RawFd> = mark
+        .split(',')
+        .map(|f| f.parse())
+        .collect::<Result<_, _>>()
+        .ok()
+        .filter(|v: &Vec<RawFd>| v.len() == 3)
+        .with_context(|| format!("{MARK}: malformed ({mark:?})"))?;
+    // SAFETY: the pre-exec runtime opened these three for us and nothing
+    // else in this process knows of them.
+    let [ns, root, cwd] = [0, 1, 2].map(|i| unsafe { OwnedFd::from_raw_fd(fds[i]) });
+    setns(&ns, CloneFlags::CLONE_NEWNS).context("return to the caller's mount namespace")?;
+    fchdir(root.as_raw_fd()).context("return to the caller's root")?;
+    chroot(".").context("return to the caller's root")?;
+    fchdir(cwd.as_raw_fd()).context("return to the caller's working directory")?;
+    Ok(())
 }
 
 fn reexec(exe: &Path) -> Result<()> {

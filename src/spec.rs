@@ -40,10 +40,10 @@ pub struct Plan {
     pub resources: LinuxResources,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
-    /// No mount namespace in the config: the container's mounts are made
-    /// in the caller's mount table and its root is a chroot
-    /// (linux/shared_root.rs).
-    pub shared_mounts: bool,
+    /// No mount namespace in the config: where the runtime bound the rootfs
+    /// in the caller's mount table, the container's root (a chroot; set by
+    /// `create` and `exec`, linux/shared_root.rs).
+    pub shared_root: Option<PathBuf>,
 }
 
 /// What the container's process needs beyond the raw spec: capabilities
@@ -217,16 +217,30 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     // Without a mount namespace the container shares the caller's mount
     // table (linux/shared_root.rs), whose root's propagation is not the
     // container's to choose.
-    if shared_mounts
-        && linux
+    if shared_mounts {
+        if linux
             .rootfs_propagation()
             .as_deref()
             .is_some_and(|p| !p.is_empty())
-    {
-        bail!(
-            "linux.rootfsPropagation: needs a mount namespace of the container's own \
-             (linux.namespaces has none)"
-        );
+        {
+            bail!(
+                "linux.rootfsPropagation: needs a mount namespace of the container's own \
+                 (linux.namespaces has none)"
+            );
+        }
+        // Its mounts and device nodes would be made in the caller's table,
+        // where a new user namespace has no rights.
+        if namespaces.has(CloneFlags::CLONE_NEWUSER) {
+            bail!("linux.namespaces: a new user namespace needs a mount namespace too");
+        }
+        // The container's mounts are kept from the host's peers
+        // (linux/shared_root.rs), which a propagation option would undo.
+        if let Some(i) = mounts.iter().position(|m| !m.propagation.is_empty()) {
+            bail!(
+                "mounts[{i}]: propagation options need a mount namespace of the container's own \
+                 (linux.namespaces has none)"
+            );
+        }
     }
     if let Some(h) = spec.hooks() {
         check_hooks(h)?;
@@ -259,7 +273,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         sysctls,
         cgroup_path,
         resources,
-        shared_mounts,
+        shared_root: None,
         spec,
     })
 }
@@ -383,7 +397,7 @@ pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Pl
         sysctls: Vec::new(),
         cgroup_path: state.cgroup_path.clone(),
         resources: LinuxResources::default(),
-        shared_mounts: state.shared_root.is_some(),
+        shared_root: None,
     })
 }
 

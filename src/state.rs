@@ -71,11 +71,11 @@ pub struct State {
     /// `--no-new-keyring`); exec'd processes then join it too.
     #[serde(default = "yes")]
     pub new_keyring: bool,
-    /// A container without a mount namespace: the mount id of its rootfs
-    /// bind in the caller's mount table, detached at delete
-    /// (linux/shared_root.rs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shared_root: Option<u64>,
+    /// A container without a mount namespace: its root is the rootfs bind
+    /// at `rootfs` in this state directory, in the caller's mount table,
+    /// detached at delete (linux/shared_root.rs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_root: bool,
     pub config: Spec,
 }
 
@@ -252,6 +252,16 @@ impl StateDir {
     }
 
     pub fn remove(self) -> Result<()> {
+        // A rootfs still bound here (linux/shared_root.rs) must stop the
+        // removal: it would recurse into the container's files. rmdir
+        // fails on a mount point.
+        let bound = self.path.join(crate::linux::shared_root::DIR);
+        match std::fs::remove_dir(&bound) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("remove {}", bound.display()));
+            }
+            _ => {}
+        }
         std::fs::remove_dir_all(&self.path)
             .with_context(|| format!("remove {}", self.path.display()))
     }

@@ -306,9 +306,9 @@ fn no_namespaces_means_the_callers_own() {
         let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
         assert_eq!(theirs.display().to_string(), own_ns(ns), "{ns} namespace");
     }
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
-    assert_eq!(root, b.rootfs.canonicalize().unwrap());
-    let during = mounts_under(&b.rootfs);
+    // The container's mounts are in the caller's table (vzrun makes them
+    // on a bind of the rootfs in the container's state directory).
+    let during = mounts_under(&env.tmp);
     assert!(
         during.iter().any(|m| m.ends_with("/proc")),
         "the container's /proc is not in the caller's mount table: {during:?}"
@@ -324,7 +324,7 @@ fn no_namespaces_means_the_callers_own() {
     env.wait_status(&id, "stopped", secs(10));
     env.rt(&["delete", &id]).assert_ok();
     if is_vzrun() {
-        assert_eq!(mounts_under(&b.rootfs), Vec::<String>::new());
+        assert_eq!(mounts_under(&env.tmp), Vec::<String>::new());
     }
     assert!(b.rootfs.join("marker").exists());
     env.assert_no_leftovers(&id);
@@ -344,7 +344,76 @@ fn a_failed_create_without_namespaces_leaves_no_mounts() {
     assert_ne!(o.code, 0, "{o}");
     if is_vzrun() {
         assert!(o.stderr.contains("/late"), "{o}");
-        assert_eq!(mounts_under(&b.rootfs), Vec::<String>::new());
+        assert_eq!(mounts_under(&env.tmp), Vec::<String>::new());
     }
     env.assert_no_leftovers(&id);
+}
+
+/// Two containers without a mount namespace on one rootfs each get a root
+/// of their own: deleting one leaves the other's mounts, and masked paths
+/// apply inside (runc refuses both masked paths and exec here).
+#[test]
+fn containers_without_namespaces_on_one_rootfs_stay_apart() {
+    if !is_vzrun() {
+        return;
+    }
+    let env = TestEnv::new("conf_itype_two");
+    let (a, b_id) = (env.new_id(), env.new_id());
+    let mut b = env.bundle(&a);
+    b.config_mut()["linux"]["namespaces"] = json!([]);
+    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    b.config_mut()["linux"]["maskedPaths"] = json!(["/etc/secret"]);
+    std::fs::write(b.rootfs.join("etc/secret"), "host-only\n").unwrap();
+    b.set_args(&["sleep", "1002"]);
+    env.create(&a, &b);
+    b.config_mut()["linux"]["cgroupsPath"] = json!(cgroups_path(&b_id));
+    env.create(&b_id, &b);
+    let o = env.rt(&["exec", &b_id, "cat", "/etc/secret"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, ""),
+        "masked path readable: {o}"
+    );
+    env.rt(&["delete", "--force", &a]).assert_ok();
+    let o = env.rt(&["exec", &b_id, "sh", "-c", "ls /proc/self/ && echo still"]);
+    assert!(
+        o.stdout.contains("still") && o.stdout.contains("status"),
+        "{o}"
+    );
+    env.rt(&["delete", "--force", &b_id]).assert_ok();
+    assert_eq!(mounts_under(&env.tmp), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs.join("etc/secret")).unwrap(),
+        "host-only\n"
+    );
+}
+
+/// What a container without a mount namespace cannot have is refused by
+/// name, before anything is made.
+#[test]
+fn without_a_mount_namespace_some_settings_are_refused() {
+    if !is_vzrun() {
+        return;
+    }
+    let env = TestEnv::new("conf_itype_refuse");
+    for (edit, want) in [
+        (
+            json!({"rootfsPropagation": "shared"}),
+            "linux.rootfsPropagation",
+        ),
+        (json!({"namespaces": [{"type": "user"}]}), "user namespace"),
+    ] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.config_mut()["linux"]["namespaces"] = json!([]);
+        b.config_mut().as_object_mut().unwrap().remove("hostname");
+        for (k, v) in edit.as_object().unwrap() {
+            b.config_mut()["linux"][k] = v.clone();
+        }
+        let o = env.create_out(&id, &b, &[]);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains(want) && o.stderr.contains(&id), "{o}");
+        env.assert_no_leftovers(&id);
+    }
+    assert_eq!(mounts_under(&env.tmp), Vec::<String>::new());
 }

@@ -393,6 +393,68 @@ pub fn probe(path: &Path) -> (bool, bool) {
 }
 
 /// Whether this host's cgroups have `controller` at all.
+/// Moves `pid` into the existing cgroup `path` in every hierarchy that has
+/// it, as `exec` needs: one directory listing and a write per hierarchy,
+/// where a libcgroups manager reads the mount table for each controller.
+pub fn enter(path: &Path, pid: i32) -> Result<()> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let dirs: Vec<PathBuf> = if unified() {
+        vec![Path::new(ROOT).join(rel)]
+    } else {
+        std::fs::read_dir(ROOT)
+            .with_context(|| format!("list {ROOT}"))?
+            .flatten()
+            .map(|e| e.path().join(rel))
+            .collect()
+    };
+    let mut joined = false;
+    for d in dirs {
+        inherit_cpuset(&d)?;
+        let procs = d.join("cgroup.procs");
+        match std::fs::OpenOptions::new().write(true).open(&procs) {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(pid.to_string().as_bytes())
+                    .with_context(|| format!("join cgroup: write {}", procs.display()))?;
+                joined = true;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("join cgroup: open {}", procs.display()));
+            }
+        }
+    }
+    if !joined {
+        anyhow::bail!("cgroup {} does not exist", path.display());
+    }
+    Ok(())
+}
+
+/// A v1 cpuset cgroup with no cpus or mems takes no process (ENOSPC):
+/// such a one (a sub-cgroup made by hand) gets its nearest ancestor's.
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        let Ok(value) = std::fs::read_to_string(&own) else {
+            return Ok(());
+        };
+        if !value.trim().is_empty() {
+            continue;
+        }
+        let inherited = dir
+            .ancestors()
+            .skip(1)
+            .map(|a| std::fs::read_to_string(a.join(file)))
+            .take_while(|r| r.is_ok())
+            .flatten()
+            .find(|v| !v.trim().is_empty());
+        if let Some(v) = inherited {
+            std::fs::write(&own, v.trim()).with_context(|| format!("write {}", own.display()))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn controller_available(controller: &str) -> bool {
     if unified() {
         std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))

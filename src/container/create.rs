@@ -90,6 +90,9 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     let (console, pty_socket) = console(terminal, o.console_socket, o.foreground)
         .with_context(|| format!("container {id}"))?;
     let dir = StateDir::create(o.root, id)?;
+    if !plan.namespaces.has(nix::sched::CloneFlags::CLONE_NEWNS) {
+        plan.shared_root = Some(dir.path.join(shared_root::DIR));
+    }
     let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&cgroup_path);
     if cgroup_busy {
         let _ = dir.remove();
@@ -124,7 +127,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         cgroup_owned: !cgroup_exists,
         systemd_unit,
         new_keyring: !o.no_new_keyring,
-        shared_root: None,
+        shared_root: false,
         config: plan.spec.clone(),
     };
     let mut l = Launching {
@@ -152,10 +155,15 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
                 let _ = waitpid(Pid::from_raw(*pid), None);
             }
-            if let Some(m) = state.shared_root
-                && let Err(me) = shared_root::release(&state.rootfs, m)
+            if state.shared_root
+                && let Err(me) = shared_root::release(&dir.path.join(shared_root::DIR))
             {
-                crate::logging::warn(format!("container {id}: cleanup: {me:#}"));
+                // The state stays, so that `delete --force` can try again
+                // rather than the bind being forgotten.
+                crate::logging::warn(format!(
+                    "container {id}: cleanup: {me:#}; `delete --force {id}` retries"
+                ));
+                return Err(e.context(format!("container {id}")));
             }
             if state.cgroup_owned
                 && let Err(ce) = cgroup.remove()
@@ -192,9 +200,11 @@ fn build(
     console: Option<OwnedFd>,
     l: &mut Launching,
 ) -> Result<Channel> {
-    if plan.shared_mounts {
-        l.state.shared_root = Some(shared_root::bind(&plan.rootfs)?);
+    if let Some(at) = &plan.shared_root {
+        // Recorded first: a crash after the bind leaves it findable.
+        l.state.shared_root = true;
         dir.save(&l.state)?;
+        shared_root::bind(&plan.rootfs, at)?;
     }
     let start = match mode {
         Mode::Create => Some(

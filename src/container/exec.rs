@@ -14,7 +14,6 @@ use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
 
 use super::create::{console, write_pid_file};
 use super::foreground::{self, Signals};
-use crate::cgroups::Cgroup;
 use crate::linux::tty;
 use crate::process::init::Role;
 use crate::process::launch::{self, Launch};
@@ -101,11 +100,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 new_keyring: state.new_keyring,
                 runtime_fds: Vec::new(),
                 seccomp_listener: launch::seccomp_listener(&plan)?,
-                root: shared_root(&plan, state.pid)?,
+                root: shared_root(&state, &o.root.join(id))?,
             },
             &mut started,
         )?;
-        Cgroup::new(&cgroup_path, id)?.join(pid)?;
+        crate::cgroups::enter(&cgroup_path, pid).with_context(|| format!("container {id}"))?;
         // Not the caller's (a shim's is near -1000): the process's own, as
         // the container's init got it.
         if let Some(adj) = process.oom_score_adj() {
@@ -286,18 +285,30 @@ fn sub_cgroup(base: &Path, sub: &str) -> Result<std::path::PathBuf> {
 }
 
 /// A container without a mount namespace is a chroot in the caller's mount
-/// table: its init's root is where an exec'd process must go.
-fn shared_root(plan: &spec::Plan, pid: i32) -> Result<Option<std::os::fd::OwnedFd>> {
-    if !plan.shared_mounts {
+/// table, into the bind in its state directory: where an exec'd process
+/// must go. Taken from there, not from the init's root, which a process
+/// with CAP_SYS_CHROOT can move.
+fn shared_root(
+    state: &state::State,
+    state_dir: &std::path::Path,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    if !state.shared_root {
         return Ok(None);
     }
-    let path = format!("/proc/{pid}/root");
+    let path = state_dir.join(crate::linux::shared_root::DIR);
+    if !crate::linux::shared_root::is_mount_root(&path)? {
+        bail!(
+            "container {}: its root {} is no longer mounted",
+            state.id,
+            path.display()
+        );
+    }
     let fd = nix::fcntl::open(
-        path.as_str(),
+        &path,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .with_context(|| format!("open {path}"))?;
+    .with_context(|| format!("open {}", path.display()))?;
     // SAFETY: open returned a fresh descriptor we now own.
     Ok(Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
 }

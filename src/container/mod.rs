@@ -71,8 +71,9 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
 /// namespace of its own), its cgroup (if it made it), then poststop hooks
 /// (whose failure is only a warning, per the runtime-spec), then its state.
 pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
-    if let Some(m) = state.shared_root {
-        crate::linux::shared_root::release(&state.rootfs, m)
+    if state.shared_root {
+        let at = dir.path.join(crate::linux::shared_root::DIR);
+        crate::linux::shared_root::release(&at)
             .with_context(|| format!("container {}", state.id))?;
     }
     if state.cgroup_owned {

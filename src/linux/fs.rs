@@ -168,8 +168,30 @@ pub fn reopen_dir(fd: &OwnedFd) -> nix::Result<OwnedFd> {
 
 /// The magic link through which the kernel reaches exactly what `fd` refers
 /// to, for syscalls such as mount(2) that only take paths.
-pub fn fd_path(fd: &OwnedFd) -> String {
+pub fn fd_path(fd: &impl AsRawFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// `stx_attributes` of `path` and the mask of those the kernel reports,
+/// not following a final symlink.
+pub fn statx_attributes(path: &Path) -> Result<(u64, u64), Errno> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: zeroed memory is a valid `statx` (plain integers); statx
+    // writes only into `buf`, and `c` is NUL-terminated.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
+            0,
+            &mut buf,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok((buf.stx_attributes, buf.stx_attributes_mask))
 }
 
 fn relative(path: &Path) -> PathBuf {

@@ -4,110 +4,116 @@
 //! (pivot_root would move the caller's root too).
 //!
 //! The host must still look as before once the container is deleted, so
-//! the runtime (not the init) first binds the rootfs onto itself, private,
-//! and records that mount's id in the state. Every mount of the container,
-//! its own later ones included, then sits on that bind and nothing
-//! propagates to the host's peers; `delete` (or a failed `create`) detaches
-//! the bind with all of them. Mounts that were already below the rootfs are
-//! copied into the bind (recursive) and stay untouched on the host.
+//! the runtime (not the init) binds the rootfs, recursively and private, at
+//! `rootfs` inside the container's state directory: a place that belongs to
+//! this container alone, so that two containers on one rootfs never stack
+//! on each other and a crash between the bind and the state file still
+//! leaves it findable. The init mounts on that bind, makes its tree slave
+//! (a bind of a shared host source would otherwise carry the container's
+//! masks back to the host's peers) and chroots into it. `delete` and a
+//! failed `create` detach it with everything on it, the container's own
+//! later mounts included. Mounts that were already below the rootfs are
+//! copied into the bind and stay untouched on the host.
 //!
-//! `bind` and `release` run in the runtime; `enter` in the init.
+//! `bind` and `release` run in the runtime; `seal` and `enter` in the init.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::unistd::{chdir, chroot};
+use nix::unistd::{chdir, chroot, fchdir};
 
-use super::{At, SetupResult, Step};
+use super::{At, SetupResult, Step, fs};
 
-/// Binds `rootfs` onto itself, private, and returns the bind's mount id.
-pub fn bind(rootfs: &Path) -> Result<u64> {
-    let what = || format!("bind the rootfs {} onto itself", rootfs.display());
-    mount(
+/// The bind's name in the container's state directory.
+pub const DIR: &str = "rootfs";
+
+/// Binds `rootfs` at `at` (made here), private.
+pub fn bind(rootfs: &Path, at: &Path) -> Result<()> {
+    let what = || format!("bind the rootfs {} at {}", rootfs.display(), at.display());
+    std::fs::create_dir(at).with_context(what)?;
+    let made = mount(
         Some(rootfs),
-        rootfs,
+        at,
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .with_context(what)?;
-    let id = mount_id(rootfs).with_context(what)?;
-    // Only the bind's tree changes: it is a new mount.
-    if let Err(e) = mount(
-        None::<&str>,
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        None::<&str>,
-    ) {
-        let _ = release(rootfs, id);
+    .and_then(|()| {
+        // Only the bind's tree changes: it is a new mount.
+        mount(
+            None::<&str>,
+            at,
+            None::<&str>,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    });
+    if let Err(e) = made {
+        let _ = release(at);
         return Err(e).with_context(what);
     }
-    Ok(id)
+    Ok(())
 }
 
-/// Detaches the bind made by [`bind`] with everything mounted on it. Gone
-/// already is fine; a mount with another id at that place is not touched.
-pub fn release(rootfs: &Path, id: u64) -> Result<()> {
-    // Each umount2 takes the topmost mount at the place: the container may
-    // have stacked its own over its root.
+/// Detaches everything mounted at `at` and removes the directory; nothing
+/// there is fine. Each umount2 takes the topmost mount: the container may
+/// have stacked its own over its root.
+pub fn release(at: &Path) -> Result<()> {
     for _ in 0..16 {
-        let Some(at) = mount_point(id)? else {
-            return Ok(());
-        };
-        umount2(&at, MntFlags::MNT_DETACH)
-            .with_context(|| format!("unmount the container's rootfs {}", rootfs.display()))?;
+        if !is_mount_root(at)? {
+            return match std::fs::remove_dir(at) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("remove {}", at.display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        umount2(at, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
+            .with_context(|| format!("unmount the container's root {}", at.display()))?;
     }
-    anyhow::bail!(
-        "the container's rootfs {} is still mounted after 16 unmounts",
-        rootfs.display()
+    bail!(
+        "the container's root {} is still mounted after 16 unmounts",
+        at.display()
     )
 }
 
-/// The init's root: a chroot into the bind (the runtime made it the topmost
-/// mount at `rootfs`).
-pub fn enter(rootfs: &Path) -> SetupResult<()> {
-    chdir(rootfs).at(Step::PivotRoot, rootfs.display())?;
-    chroot(".").at(Step::PivotRoot, rootfs.display())?;
-    chdir("/").at(Step::PivotRoot, "/")
-}
-
-fn mount_id(path: &Path) -> std::io::Result<u64> {
-    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))?;
-    // SAFETY: statx writes only into `buf`, a plain struct of integers that
-    // zeroed memory initialises validly; `c` is a NUL-terminated path.
-    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
-    let rc = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_NO_AUTOMOUNT,
-            libc::STATX_MNT_ID,
-            &mut buf,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if buf.stx_mask & libc::STATX_MNT_ID == 0 {
-        return Err(std::io::Error::other("the kernel reports no mount id"));
-    }
-    Ok(buf.stx_mnt_id)
-}
-
-/// Where the mount with this id is, in our mount namespace.
-fn mount_point(id: u64) -> Result<Option<PathBuf>> {
-    let f = std::fs::File::open("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line.context("read /proc/self/mountinfo")?;
-        let mut fields = line.split(' ');
-        if fields.next().and_then(|f| f.parse::<u64>().ok()) != Some(id) {
-            continue;
+/// Whether `path` is the root of a mount; false when it does not exist.
+pub fn is_mount_root(path: &Path) -> Result<bool> {
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    match fs::statx_attributes(path) {
+        Ok((_, mask)) if mask & bit == 0 => {
+            bail!(
+                "statx {}: the kernel does not report mount roots (Linux 5.8+)",
+                path.display()
+            )
         }
-        let mp = fields.nth(3).context("/proc/self/mountinfo: short line")?;
-        return Ok(Some(PathBuf::from(super::rootfs::unescape(mp))));
+        Ok((attrs, _)) => Ok(attrs & bit != 0),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("statx {}", path.display())),
     }
-    Ok(None)
+}
+
+/// After the config's mounts: nothing below the root propagates to the
+/// host's peers any more (host mounts still propagate in).
+pub fn seal(root: BorrowedFd) -> SetupResult<()> {
+    let path = fs::fd_path(&root);
+    mount(
+        None::<&str>,
+        path.as_str(),
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .at(Step::RootPropagation, "/")
+}
+
+/// The init's root: a chroot into the bind, through the descriptor its
+/// mounts were made through.
+pub fn enter(root: BorrowedFd) -> SetupResult<()> {
+    fchdir(root.as_raw_fd()).at(Step::PivotRoot, "the container's root")?;
+    chroot(".").at(Step::PivotRoot, "the container's root")?;
+    chdir("/").at(Step::PivotRoot, "/")
 }

@@ -236,11 +236,9 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
     // a fresh one does (runc's behaviour; the namespace's creator chose to
     // share it). Without one, the mounts go on the runtime's rootfs bind in
     // the caller's table (linux/shared_root.rs).
-    let own_mount_ns = ns.has(CloneFlags::CLONE_NEWNS);
-    let root = if own_mount_ns {
-        rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?
-    } else {
-        rootfs::open_dir(&plan.rootfs)?
+    let root = match &plan.shared_root {
+        Some(at) => rootfs::open_dir(at)?,
+        None => rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?,
     };
     let userns = ns.has(CloneFlags::CLONE_NEWUSER);
     let mctx = MountContext {
@@ -270,6 +268,9 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
         devices::create(root.as_fd(), &devices::plan(&linux_devices), userns)?;
         devices::symlinks(root.as_fd())?;
     }
+    if plan.shared_root.is_some() {
+        shared_root::seal(root.as_fd())?;
+    }
 
     ctx.chan.send(&ToParent::CreateHooks).at(Step::Sync, "")?;
     let state = match ctx.chan.recv::<ToInit>() {
@@ -288,8 +289,8 @@ fn container(ctx: &InitContext) -> SetupResult<()> {
             .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))?;
     }
 
-    if !own_mount_ns {
-        shared_root::enter(&plan.rootfs)?;
+    if plan.shared_root.is_some() {
+        shared_root::enter(root.as_fd())?;
     } else {
         if ctx.no_pivot {
             rootfs::move_root(&plan.rootfs)?;

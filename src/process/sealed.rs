@@ -36,7 +36,8 @@ use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chroot, fchdir};
 
 /// Set for the re-exec'd process, so that a bind that did not take cannot
-/// make it loop.
+/// make it loop; its value names the descriptors of the caller's mount
+/// namespace, root and cwd ("ns,root,cwd").
 const MARK: &str = "_VZRUN_RO_EXE";
 
 /// Re-execs from a read-only view of the binary unless this process
@@ -94,12 +95,29 @@ fn return_to_caller(mark: &str) -> Result<()> {
         .map(|f| f.parse())
         .collect::<Result<_, _>>()
         .ok()
-        .filter(|v: &Vec<RawFd>| v.len() == 3)
+        .filter(|v: &Vec<RawFd>| v.len() == 3 && v[0] != v[1] && v[1] != v[2] && v[0] != v[2])
+        .filter(|v| {
+            v.iter()
+                .all(|fd| *fd > 2 && nix::fcntl::fcntl(*fd, nix::fcntl::F_GETFD).is_ok())
+        })
         .with_context(|| format!("{MARK}: malformed ({mark:?})"))?;
     // SAFETY: the pre-exec runtime opened these three for us and nothing
     // else in this process knows of them.
     let [ns, root, cwd] = [0, 1, 2].map(|i| unsafe { OwnedFd::from_raw_fd(fds[i]) });
-    setns(&ns, CloneFlags::CLONE_NEWNS).context("return to the caller's mount namespace")?;
+    match setns(&ns, CloneFlags::CLONE_NEWNS) {
+        Ok(()) => {}
+        // A caller in a user namespace that does not own its mount
+        // namespace cannot come back; it keeps the private copy, as before
+        // the return existed.
+        Err(nix::errno::Errno::EPERM) => {
+            crate::logging::warn(
+                "cannot return to the caller's mount namespace (EPERM); hooks and the container \
+                 see a private copy of it",
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("return to the caller's mount namespace"),
+    }
     fchdir(root.as_raw_fd()).context("return to the caller's root")?;
     chroot(".").context("return to the caller's root")?;
     fchdir(cwd.as_raw_fd()).context("return to the caller's working directory")?;

@@ -499,7 +499,7 @@ impl Drop for TestEnv {
                     break;
                 }
                 for d in left {
-                    let _ = fs::remove_dir(&d);
+                    remove_cgroup_tree(&d);
                 }
                 if cgroup_dirs(id).is_empty() {
                     break;
@@ -520,6 +520,26 @@ impl Drop for TestEnv {
         }
         let _ = fs::remove_dir_all(&self.tmp);
     }
+}
+
+/// Removes a test container's cgroup with the sub-cgroups a test made in
+/// it (`exec --cgroup`), deepest first, killing what is still inside.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if pid > 1 {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
 }
 
 /// Field 22 of /proc/<pid>/stat (start time), used to avoid killing a reused pid.

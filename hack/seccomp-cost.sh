@@ -6,8 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-vzrun=$(pwd)/target/release/vzrun
-[ -x "$vzrun" ] || cargo build --release
+vzrun=$(pwd)/$(make -s build | tail -n1)
 work=$(mktemp -d /tmp/vzrun-seccost.XXXXXX)
 trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/*/vzrun-bench/* /sys/fs/cgroup/*/vzrun-bench 2>/dev/null || true' EXIT
 hack/mkbundle.sh "$work/b" seccost -- /getppid_loop >/dev/null

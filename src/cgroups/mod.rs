@@ -393,12 +393,11 @@ pub fn probe(path: &Path) -> (bool, bool) {
 }
 
 /// Whether this host's cgroups have `controller` at all.
-/// Moves `pid` into the existing cgroup `path` in every hierarchy that has
-/// it, as `exec` needs: one directory listing and a write per hierarchy,
-/// where a libcgroups manager reads the mount table for each controller.
-pub fn enter(path: &Path, pid: i32) -> Result<()> {
+/// The directories of cgroup `path`, one per hierarchy (v1) or the one
+/// (v2), whether they exist or not.
+fn dirs_of(path: &Path) -> Result<Vec<PathBuf>> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let dirs: Vec<PathBuf> = if unified() {
+    Ok(if unified() {
         vec![Path::new(ROOT).join(rel)]
     } else {
         std::fs::read_dir(ROOT)
@@ -406,9 +405,16 @@ pub fn enter(path: &Path, pid: i32) -> Result<()> {
             .flatten()
             .map(|e| e.path().join(rel))
             .collect()
-    };
+    })
+}
+
+/// Moves `pid` into the existing cgroup `path` in every hierarchy that has
+/// it, as `exec` needs: one directory listing and a write per hierarchy,
+/// where a libcgroups manager reads the mount table and /proc/self/cgroup
+/// for each controller.
+pub fn enter(path: &Path, pid: i32) -> Result<()> {
     let mut joined = false;
-    for d in dirs {
+    for d in dirs_of(path)? {
         inherit_cpuset(&d)?;
         let procs = d.join("cgroup.procs");
         match std::fs::OpenOptions::new().write(true).open(&procs) {
@@ -450,6 +456,43 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
             .find(|v| !v.trim().is_empty());
         if let Some(v) = inherited {
             std::fs::write(&own, v.trim()).with_context(|| format!("write {}", own.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the cgroupfs cgroup `path` (not a systemd scope) in every
+/// hierarchy, killing what is left in it, the way `delete` needs it and
+/// without a libcgroups manager (see [`enter`]). An rmdir is retried
+/// briefly while killed processes leave.
+pub fn remove(path: &Path) -> Result<()> {
+    for d in dirs_of(path)? {
+        let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) else {
+            continue;
+        };
+        // v2's cgroup.kill takes the whole cgroup at once; opened without
+        // O_CREAT, so that v1 (which has none) falls through to kill(2).
+        let killed = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("cgroup.kill"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"1"));
+        if killed.is_err() {
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            }
+        }
+        let mut delay = std::time::Duration::from_millis(10);
+        let mut tries = 0;
+        while let Err(e) = std::fs::remove_dir(&d) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                break;
+            }
+            tries += 1;
+            if tries == 6 {
+                return Err(e).with_context(|| format!("remove cgroup {}", d.display()));
+            }
+            std::thread::sleep(delay);
+            delay *= 2;
         }
     }
     Ok(())

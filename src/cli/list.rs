@@ -93,9 +93,11 @@ fn format_table(rows: &[[String; 6]]) -> String {
     out
 }
 
+/// The owner's name from /etc/passwd, read once for the whole list.
 fn user_name(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
+    static PASSWD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWD
+        .get_or_init(|| std::fs::read_to_string("/etc/passwd").unwrap_or_default())
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))

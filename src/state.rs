@@ -44,9 +44,12 @@ impl Status {
 }
 
 /// What `state.json` holds: the runtime-spec state plus what later commands
-/// need (the init's start time, the cgroup, the config for hooks).
+/// need (the init's start time, the cgroup, the config for hooks). `C` is
+/// how much of the config a reader parses: all of it, or only its
+/// annotations for `list` (parsing a whole config per container was most of
+/// list's time).
 #[derive(Serialize, Deserialize, Clone)]
-pub struct State {
+pub struct State<C = Spec> {
     pub id: String,
     pub pid: i32,
     /// The init's start time in clock ticks since boot.
@@ -76,7 +79,31 @@ pub struct State {
     /// detached at delete (linux/shared_root.rs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared_root: bool,
-    pub config: Spec,
+    pub config: C,
+}
+
+/// The part of the config a state's reader needs to show it.
+pub trait Config {
+    fn annotations(&self) -> Option<&std::collections::HashMap<String, String>>;
+}
+
+impl Config for Spec {
+    fn annotations(&self) -> Option<&std::collections::HashMap<String, String>> {
+        Spec::annotations(self).as_ref()
+    }
+}
+
+/// Only the annotations of a stored config.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct Annotations {
+    #[serde(default)]
+    annotations: Option<std::collections::HashMap<String, String>>,
+}
+
+impl Config for Annotations {
+    fn annotations(&self) -> Option<&std::collections::HashMap<String, String>> {
+        self.annotations.as_ref()
+    }
 }
 
 fn yes() -> bool {
@@ -100,7 +127,7 @@ pub struct StateView<'a> {
     pub owner: &'a str,
 }
 
-impl State {
+impl<C: Config> State<C> {
     /// The status as it is now, not as last written.
     pub fn current_status(&self) -> Status {
         if self.status == Status::Creating {
@@ -136,7 +163,7 @@ impl State {
             bundle: &self.bundle,
             rootfs: &self.rootfs,
             created: &self.created,
-            annotations: self.config.annotations().as_ref().filter(|a| !a.is_empty()),
+            annotations: self.config.annotations().filter(|a| !a.is_empty()),
             owner: &self.owner,
         }
     }
@@ -272,7 +299,7 @@ impl StateDir {
 #[error("container {0} does not exist")]
 pub struct NotExist(pub String);
 
-fn load_file(dir: &Path, id: &str) -> Result<State> {
+fn load_file<C: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<State<C>> {
     let path = dir.join(STATE_FILE);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -285,6 +312,12 @@ fn load_file(dir: &Path, id: &str) -> Result<State> {
 /// Reads a container's state without taking its lock: state.json is replaced
 /// atomically, so a reader never sees half a file.
 pub fn read(root: &Path, id: &str) -> Result<State> {
+    crate::spec::check_id(id)?;
+    load_file(&root.join(id), id)
+}
+
+/// [`read`] without parsing the config beyond its annotations.
+pub fn read_summary(root: &Path, id: &str) -> Result<State<Annotations>> {
     crate::spec::check_id(id)?;
     load_file(&root.join(id), id)
 }

@@ -22,7 +22,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     for id in state::list_ids(&g.root)? {
         // A container being created or deleted right now has no readable
         // state; runc skips those too.
-        let Ok(s) = state::read(&g.root, &id) else {
+        let Ok(s) = state::read_summary(&g.root, &id) else {
             continue;
         };
         let owner = std::fs::metadata(g.root.join(&id))

@@ -56,8 +56,9 @@ demo: deps build
 	rm -rf $(DEMO)
 	hack/mkbundle.sh $(DEMO) vzrun-demo
 	cd $(DEMO) && $(CURDIR)/$(BIN) --root /run/vzrun-demo run vzrun-demo
-	@# the container's cgroup is gone; its parent /vzrun too once empty
-	@for d in /sys/fs/cgroup/*/vzrun; do [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; done; true
+	@# the container's cgroup is gone; its parent /vzrun and the demo's
+	@# state root too once empty
+	@for d in /sys/fs/cgroup/*/vzrun /run/vzrun-demo; do [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; done; true
 
 clean:
 	$(CARGO) clean

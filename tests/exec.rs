@@ -552,16 +552,28 @@ fn exec_into_a_sub_cgroup() {
         .parse()
         .unwrap();
     env.track_pid(pid);
-    let cg = cgroup_of(pid, "pids");
-    // SAFETY: killing the process this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    assert_eq!(cg, Some(format!("{}/sub", cgroup_rel(&id))));
+    assert_eq!(
+        cgroup_of(pid, "pids"),
+        Some(format!("{}/sub", cgroup_rel(&id)))
+    );
+    // delete takes the sub-cgroup, and what runs in it, along.
+    env.rt(&["delete", "--force", &id]).assert_ok();
     let deadline = Instant::now() + Duration::from_secs(10);
-    for d in &dirs {
-        while fs::remove_dir(d.join("sub")).is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    while proc_starttime(pid).is_some_and(|_| !is_zombie(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(
+        proc_starttime(pid).is_none() || is_zombie(pid),
+        "the exec'd process in the sub-cgroup survived delete"
+    );
+    env.assert_no_leftovers(&id);
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
+        .unwrap_or(false)
 }
 
 #[test]

@@ -392,43 +392,58 @@ pub fn probe(path: &Path) -> (bool, bool) {
     (exists, false)
 }
 
-/// Whether this host's cgroups have `controller` at all.
-/// The directories of cgroup `path`, one per hierarchy (v1) or the one
-/// (v2), whether they exist or not.
-fn dirs_of(path: &Path) -> Result<Vec<PathBuf>> {
+/// The v1 controllers a container's cgroup is made in (libcgroups'):
+/// named hierarchies (`systemd`) and others under /sys/fs/cgroup are not
+/// the container's.
+const V1_CONTROLLERS: [&str; 12] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "hugetlb",
+    "memory",
+    "pids",
+    "perf_event",
+    "blkio",
+    "net_prio",
+    "net_cls",
+    "freezer",
+];
+
+/// The directories of cgroup `path`: one per v1 controller, or the one of
+/// v2, whether they exist or not. Co-mounted controllers (`cpu` and
+/// `cpuacct` linked to `cpu,cpuacct`) name one directory twice.
+fn dirs_of(path: &Path) -> Vec<PathBuf> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    Ok(if unified() {
+    if unified() {
         vec![Path::new(ROOT).join(rel)]
     } else {
-        std::fs::read_dir(ROOT)
-            .with_context(|| format!("list {ROOT}"))?
-            .flatten()
-            .map(|e| e.path().join(rel))
+        V1_CONTROLLERS
+            .iter()
+            .map(|c| Path::new(ROOT).join(c))
+            .filter(|d| d.is_dir())
+            .map(|d| d.join(rel))
             .collect()
-    })
+    }
 }
 
 /// Moves `pid` into the existing cgroup `path` in every hierarchy that has
-/// it, as `exec` needs: one directory listing and a write per hierarchy,
-/// where a libcgroups manager reads the mount table and /proc/self/cgroup
-/// for each controller.
+/// it, as `exec` needs: a write per hierarchy, where a libcgroups manager
+/// reads the mount table and /proc/self/cgroup for each controller first.
 pub fn enter(path: &Path, pid: i32) -> Result<()> {
     let mut joined = false;
-    for d in dirs_of(path)? {
-        inherit_cpuset(&d)?;
+    for d in dirs_of(path) {
         let procs = d.join("cgroup.procs");
-        match std::fs::OpenOptions::new().write(true).open(&procs) {
-            Ok(mut f) => {
-                use std::io::Write;
-                f.write_all(pid.to_string().as_bytes())
-                    .with_context(|| format!("join cgroup: write {}", procs.display()))?;
-                joined = true;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("join cgroup: open {}", procs.display()));
-            }
+        if !procs.exists() {
+            continue;
         }
+        inherit_cpuset(&d)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&procs)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, pid.to_string().as_bytes()))
+            .with_context(|| format!("join cgroup: write {}", procs.display()))?;
+        joined = true;
     }
     if !joined {
         anyhow::bail!("cgroup {} does not exist", path.display());
@@ -436,68 +451,96 @@ pub fn enter(path: &Path, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// A v1 cpuset cgroup with no cpus or mems takes no process (ENOSPC):
-/// such a one (a sub-cgroup made by hand) gets its nearest ancestor's.
+/// A v1 cpuset cgroup with no cpus or mems takes no process (ENOSPC): one
+/// made by hand (`exec --cgroup sub`) gets its parent's, each empty level
+/// from the top down. v2 has no such rule, and copying would pin the
+/// cgroup to today's cpus.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let own = dir.join(file);
-        let Ok(value) = std::fs::read_to_string(&own) else {
-            return Ok(());
-        };
-        if !value.trim().is_empty() {
-            continue;
-        }
-        let inherited = dir
-            .ancestors()
-            .skip(1)
-            .map(|a| std::fs::read_to_string(a.join(file)))
-            .take_while(|r| r.is_ok())
-            .flatten()
-            .find(|v| !v.trim().is_empty());
-        if let Some(v) = inherited {
-            std::fs::write(&own, v.trim()).with_context(|| format!("write {}", own.display()))?;
+    if unified() || !dir.join("cpuset.cpus").exists() {
+        return Ok(());
+    }
+    let levels: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|a| a.join("cpuset.cpus").exists())
+        .collect();
+    for pair in levels.windows(2).rev() {
+        let (child, parent) = (pair[0], pair[1]);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = child.join(file);
+            let value = std::fs::read_to_string(&own).unwrap_or_default();
+            if value.trim().is_empty() {
+                let from = std::fs::read_to_string(parent.join(file))
+                    .with_context(|| format!("read {}", parent.join(file).display()))?;
+                std::fs::write(&own, from.trim())
+                    .with_context(|| format!("write {}", own.display()))?;
+            }
         }
     }
     Ok(())
 }
 
 /// Removes the cgroupfs cgroup `path` (not a systemd scope) in every
-/// hierarchy, killing what is left in it, the way `delete` needs it and
-/// without a libcgroups manager (see [`enter`]). An rmdir is retried
-/// briefly while killed processes leave.
+/// hierarchy, with the sub-cgroups made in it (deepest first) and killing
+/// what is left, the way `delete` needs it and without a libcgroups manager
+/// (see [`enter`]). An rmdir is retried briefly while killed processes
+/// leave.
 pub fn remove(path: &Path) -> Result<()> {
-    for d in dirs_of(path)? {
-        let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) else {
-            continue;
-        };
-        // v2's cgroup.kill takes the whole cgroup at once; opened without
-        // O_CREAT, so that v1 (which has none) falls through to kill(2).
-        let killed = std::fs::OpenOptions::new()
-            .write(true)
-            .open(d.join("cgroup.kill"))
-            .and_then(|mut f| std::io::Write::write_all(&mut f, b"1"));
-        if killed.is_err() {
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-            }
-        }
-        let mut delay = std::time::Duration::from_millis(10);
-        let mut tries = 0;
-        while let Err(e) = std::fs::remove_dir(&d) {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                break;
-            }
-            tries += 1;
-            if tries == 6 {
-                return Err(e).with_context(|| format!("remove cgroup {}", d.display()));
-            }
-            std::thread::sleep(delay);
-            delay *= 2;
+    for d in dirs_of(path) {
+        if d.is_dir() {
+            remove_tree(&d)?;
         }
     }
     Ok(())
 }
 
+fn remove_tree(dir: &Path) -> Result<()> {
+    let subs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    for sub in subs {
+        remove_tree(&sub)?;
+    }
+    let mut delay = std::time::Duration::from_millis(10);
+    for tries in 1.. {
+        kill_all(dir);
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if tries == 6 => {
+                return Err(e).with_context(|| format!("remove cgroup {}", dir.display()));
+            }
+            Err(_) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// SIGKILL to everything in one cgroup: v2's cgroup.kill at once, else
+/// each pid (read again on every try, for what forked meanwhile).
+fn kill_all(dir: &Path) {
+    // Opened without O_CREAT, so that v1 (which has none) falls through.
+    let killed = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.kill"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"1"));
+    if killed.is_ok() {
+        return;
+    }
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+}
+
+/// Whether this host's cgroups have `controller` at all.
 pub fn controller_available(controller: &str) -> bool {
     if unified() {
         std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))

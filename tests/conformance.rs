@@ -281,6 +281,12 @@ fn r_id(line: &str) -> String {
         .to_string()
 }
 
+/// A config that lists no namespaces (and so sets no hostname).
+fn without_namespaces(b: &mut Bundle) {
+    b.config_mut()["linux"]["namespaces"] = json!([]);
+    b.config_mut().as_object_mut().unwrap().remove("hostname");
+}
+
 /// runtime-tools' linux_ns_itype: a config that lists no namespaces runs in
 /// the runtime's own, the mount table included. The container's root is
 /// still its rootfs; its mounts appear on the host while it exists and
@@ -290,8 +296,7 @@ fn no_namespaces_means_the_callers_own() {
     let env = TestEnv::new("conf_itype");
     let id = env.new_id();
     let mut b = env.bundle(&id);
-    b.config_mut()["linux"]["namespaces"] = json!([]);
-    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    without_namespaces(&mut b);
     // runc refuses masked and read-only paths without a mount namespace.
     for k in ["maskedPaths", "readonlyPaths"] {
         b.config_mut()["linux"].as_object_mut().unwrap().remove(k);
@@ -337,8 +342,7 @@ fn a_failed_create_without_namespaces_leaves_no_mounts() {
     let env = TestEnv::new("conf_itype_fail");
     let id = env.new_id();
     let mut b = env.bundle(&id);
-    b.config_mut()["linux"]["namespaces"] = json!([]);
-    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    without_namespaces(&mut b);
     b.push_mount(json!({"destination": "/late", "type": "nosuchfs", "source": "x"}));
     let o = env.create_out(&id, &b, &[]);
     assert_ne!(o.code, 0, "{o}");
@@ -360,8 +364,7 @@ fn containers_without_namespaces_on_one_rootfs_stay_apart() {
     let env = TestEnv::new("conf_itype_two");
     let (a, b_id) = (env.new_id(), env.new_id());
     let mut b = env.bundle(&a);
-    b.config_mut()["linux"]["namespaces"] = json!([]);
-    b.config_mut().as_object_mut().unwrap().remove("hostname");
+    without_namespaces(&mut b);
     b.config_mut()["linux"]["maskedPaths"] = json!(["/etc/secret"]);
     std::fs::write(b.rootfs.join("etc/secret"), "host-only\n").unwrap();
     b.set_args(&["sleep", "1002"]);
@@ -405,8 +408,7 @@ fn without_a_mount_namespace_some_settings_are_refused() {
     ] {
         let id = env.new_id();
         let mut b = env.bundle(&id);
-        b.config_mut()["linux"]["namespaces"] = json!([]);
-        b.config_mut().as_object_mut().unwrap().remove("hostname");
+        without_namespaces(&mut b);
         for (k, v) in edit.as_object().unwrap() {
             b.config_mut()["linux"][k] = v.clone();
         }

@@ -42,7 +42,7 @@ pub struct Plan {
     pub seccomp: Option<crate::linux::seccomp::Filter>,
     /// No mount namespace in the config: where the runtime bound the rootfs
     /// in the caller's mount table, the container's root (a chroot; set by
-    /// `create` and `exec`, linux/shared_root.rs).
+    /// `create`, linux/shared_root.rs; `exec` passes it as `Launch::root`).
     pub shared_root: Option<PathBuf>,
 }
 

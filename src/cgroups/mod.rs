@@ -456,7 +456,14 @@ pub fn enter(path: &Path, pid: i32) -> Result<()> {
 /// from the top down. v2 has no such rule, and copying would pin the
 /// cgroup to today's cpus.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
-    if unified() || !dir.join("cpuset.cpus").exists() {
+    let filled = |d: &Path, file: &str| {
+        std::fs::read_to_string(d.join(file)).is_ok_and(|v| !v.trim().is_empty())
+    };
+    // The usual case (a container's own cgroup) costs two reads.
+    if unified()
+        || !dir.join("cpuset.cpus").exists()
+        || (filled(dir, "cpuset.cpus") && filled(dir, "cpuset.mems"))
+    {
         return Ok(());
     }
     let levels: Vec<&Path> = dir
@@ -467,8 +474,7 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
         let (child, parent) = (pair[0], pair[1]);
         for file in ["cpuset.cpus", "cpuset.mems"] {
             let own = child.join(file);
-            let value = std::fs::read_to_string(&own).unwrap_or_default();
-            if value.trim().is_empty() {
+            if !filled(child, file) {
                 let from = std::fs::read_to_string(parent.join(file))
                     .with_context(|| format!("read {}", parent.join(file).display()))?;
                 std::fs::write(&own, from.trim())

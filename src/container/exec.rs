@@ -295,20 +295,7 @@ fn shared_root(
     if !state.shared_root {
         return Ok(None);
     }
-    let path = state_dir.join(crate::linux::shared_root::DIR);
-    if !crate::linux::shared_root::is_mount_root(&path)? {
-        bail!(
-            "container {}: its root {} is no longer mounted",
-            state.id,
-            path.display()
-        );
-    }
-    let fd = nix::fcntl::open(
-        &path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .with_context(|| format!("open {}", path.display()))?;
-    // SAFETY: open returned a fresh descriptor we now own.
-    Ok(Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    crate::linux::shared_root::open(&state_dir.join(crate::linux::shared_root::DIR))
+        .map(Some)
+        .with_context(|| format!("container {}", state.id))
 }

@@ -15,13 +15,15 @@
 //! later mounts included. Mounts that were already below the rootfs are
 //! copied into the bind and stay untouched on the host.
 //!
-//! `bind` and `release` run in the runtime; `seal` and `enter` in the init.
+//! `bind`, `release` and `open` run in the runtime; `seal` and `enter` in
+//! the init (and in an exec'd process).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{chdir, chroot, fchdir};
 
@@ -78,6 +80,22 @@ pub fn release(at: &Path) -> Result<()> {
         "the container's root {} is still mounted after 16 unmounts",
         at.display()
     )
+}
+
+/// The bind at `at`, for an exec'd process to chroot into; refused once
+/// nothing is mounted there.
+pub fn open(at: &Path) -> Result<OwnedFd> {
+    if !is_mount_root(at)? {
+        bail!("its root {} is no longer mounted", at.display());
+    }
+    let fd = nix::fcntl::open(
+        at,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {}", at.display()))?;
+    // SAFETY: open returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Whether `path` is the root of a mount; false when it does not exist.

@@ -5,7 +5,7 @@
 //! errno) and the init exits.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
@@ -109,8 +109,7 @@ fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
         return Ok(None);
     }
     if let Some(root) = &ctx.root {
-        nix::unistd::fchdir(root.as_raw_fd()).at(Step::PivotRoot, "the container's root")?;
-        nix::unistd::chroot(".").at(Step::PivotRoot, "the container's root")?;
+        shared_root::enter(root.as_fd())?;
     }
     set_dumpable(false);
     if plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {

@@ -337,9 +337,14 @@ fn events_stream_stats_and_an_oom() {
             let _ = tx.send(line);
         }
     });
+    // `events` counts the kills it has already seen before its first stats
+    // line; the allocation waits for that line so its kill is a new one.
+    let first = rx.recv_timeout(secs(30)).expect("no first event");
+    let first: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(first["type"], "stats", "{first}");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     fs::write(format!("/proc/{pid}/root/tmp/go"), "").unwrap();
-    let (mut stats, mut oom) = (false, false);
+    let (mut stats, mut oom) = (true, false);
     let end = Instant::now() + secs(30);
     while !(stats && oom) && Instant::now() < end {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {

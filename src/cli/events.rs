@@ -36,13 +36,16 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     // OOM kills are looked for more often than stats are printed.
     let tick = interval.min(Duration::from_millis(100));
     loop {
-        if state.current_status() == Status::Stopped {
-            return Ok(0);
-        }
+        // The stop is read before the OOM count, so a kill that ended the
+        // container is still reported.
+        let stopped = state.current_status() == Status::Stopped;
         let now_ooms = stats::oom_kills(&state);
         if now_ooms > ooms {
             ooms = now_ooms;
             println!("{}", json!({"type": "oom", "id": a.id}));
+        }
+        if stopped {
+            return Ok(0);
         }
         if Instant::now() >= next {
             match stats::stats_event(&g.root, &a.id) {

@@ -1,7 +1,10 @@
-//! A thin layer over libcgroups: create the container's cgroup, put the init
-//! in it, apply `linux.resources`, freeze it, read its pids and statistics,
-//! remove it. `stats` shapes the statistics as runc's `events` does, `ubc`
-//! shows them as OpenVZ's beancounters.
+//! The container's cgroup: create it, put the init in it, apply
+//! `linux.resources`, freeze it, read its pids and statistics, remove it.
+//! cgroupfs v1 is written here (`v1`): creating, joining, limits and
+//! removal, the steps of every `create`, `exec` and `delete`. cgroup v2 and
+//! systemd scopes, and freezing, pids and statistics on v1, go through
+//! libcgroups. `stats` shapes the statistics as runc's `events` does,
+//! `ubc` shows them as OpenVZ's beancounters.
 //!
 //! `cgroupsPath` as runc's cgroupfs driver resolves it: an absolute path is
 //! taken from the root of each hierarchy; a relative one, or the container
@@ -11,7 +14,9 @@
 
 pub mod stats;
 pub mod ubc;
+mod v1;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -26,7 +31,11 @@ const ROOT: &str = "/sys/fs/cgroup";
 
 pub struct Cgroup {
     path: PathBuf,
-    manager: AnyCgroupManager,
+    id: String,
+    /// Made on first use: a v1 manager reads the mount table and
+    /// /proc/self/cgroup once per controller (about a millisecond), which
+    /// `create` and `update` on v1 do without.
+    manager: OnceCell<AnyCgroupManager>,
     /// A systemd scope: some knobs go to its files, not its properties.
     systemd: bool,
 }
@@ -36,7 +45,7 @@ impl Cgroup {
     pub fn of(state: &crate::state::State) -> Result<Cgroup> {
         match &state.systemd_unit {
             Some(unit) => Cgroup::systemd(unit, &state.id),
-            None => Cgroup::new(&state.cgroup_path, &state.id),
+            None => Ok(Cgroup::new(&state.cgroup_path, &state.id)),
         }
     }
 
@@ -54,29 +63,46 @@ impl Cgroup {
         .with_context(|| format!("connect to systemd for the scope of {unit}"))?;
         Ok(Cgroup {
             path,
-            manager,
+            id: id.to_string(),
+            manager: OnceCell::from(manager),
             systemd: true,
         })
     }
 
-    /// Prepares the manager for `path`; nothing is created on disk until
+    /// The cgroupfs cgroup at `path`; nothing is created on disk until
     /// [`Cgroup::join`].
-    pub fn new(path: &Path, id: &str) -> Result<Cgroup> {
-        let manager = create_cgroup_manager(CgroupConfig {
-            cgroup_path: path.to_path_buf(),
-            systemd_cgroup: false,
-            container_name: id.to_string(),
-        })
-        .with_context(|| format!("cgroup {}", path.display()))?;
-        Ok(Cgroup {
+    pub fn new(path: &Path, id: &str) -> Cgroup {
+        Cgroup {
             path: path.to_path_buf(),
-            manager,
+            id: id.to_string(),
+            manager: OnceCell::new(),
             systemd: false,
-        })
+        }
     }
 
-    /// Creates the cgroup in every hierarchy and moves `pid` into it.
+    fn manager(&self) -> Result<&AnyCgroupManager> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m);
+        }
+        let m = create_cgroup_manager(CgroupConfig {
+            cgroup_path: self.path.clone(),
+            systemd_cgroup: false,
+            container_name: self.id.clone(),
+        })
+        .with_context(|| format!("cgroup {}", self.path.display()))?;
+        Ok(self.manager.get_or_init(|| m))
+    }
+
+    /// Creates the cgroup in every hierarchy and moves `pid` into it. On
+    /// v1 this needs no manager: a directory and a write per hierarchy.
     pub fn join(&self, pid: i32) -> Result<()> {
+        if !self.systemd && !unified() {
+            for d in dirs_of(&self.path) {
+                std::fs::create_dir_all(&d)
+                    .with_context(|| format!("create cgroup {}", d.display()))?;
+            }
+            return enter(&self.path, pid);
+        }
         // libcgroups' v2 manager creates missing parents with a check then
         // a mkdir, which fails when two containers under one new parent
         // are created at once; create_dir_all takes such races in stride.
@@ -87,7 +113,7 @@ impl Cgroup {
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         }
         let joined = self
-            .manager
+            .manager()?
             .add_task(Pid::from_raw(pid))
             .with_context(|| format!("join cgroup {}", self.path.display()));
         if joined.is_err()
@@ -111,6 +137,13 @@ impl Cgroup {
 
     pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
         self.host_supports(resources)?;
+        if !self.systemd && !unified() {
+            v1::apply(&self.path, resources, disable_oom_killer).with_context(|| {
+                format!("apply linux.resources to cgroup {}", self.path.display())
+            })?;
+            self.check_kmem(resources);
+            return Ok(());
+        }
         // libcgroups' v2 conversion of blockIO.weight overflows a u16 for
         // every weight above 16: the weight is written here instead.
         let mut own = None;
@@ -171,20 +204,10 @@ impl Cgroup {
             oom_score_adj: None,
             freezer_state: None,
         };
-        self.manager
+        self.manager()?
             .apply(&opt)
             .with_context(|| format!("apply linux.resources to cgroup {}", self.path.display()))?;
-        if let Some(kmem) = resources
-            .memory()
-            .and_then(|m| m.kernel())
-            .filter(|k| *k > 0)
-            && read_u64(&self.path, "memory", "memory.kmem.limit_in_bytes") != Some(kmem as u64)
-        {
-            crate::logging::warn(
-                "linux.resources.memory.kernel: this kernel does not enforce kernel memory \
-                 limits (ignored); kernel memory is still charged to memory.limit",
-            );
-        }
+        self.check_kmem(resources);
         if let Some(w) = io_weight {
             self.set_io_weight(w)?;
         }
@@ -228,6 +251,20 @@ impl Cgroup {
             std::fs::write(&f, "0").with_context(|| format!("write 0 to {}", f.display()))?;
         }
         Ok(())
+    }
+
+    fn check_kmem(&self, resources: &LinuxResources) {
+        if let Some(kmem) = resources
+            .memory()
+            .and_then(|m| m.kernel())
+            .filter(|k| *k > 0)
+            && read_u64(&self.path, "memory", "memory.kmem.limit_in_bytes") != Some(kmem as u64)
+        {
+            crate::logging::warn(
+                "linux.resources.memory.kernel: this kernel does not enforce kernel memory \
+                 limits (ignored); kernel memory is still charged to memory.limit",
+            );
+        }
     }
 
     /// blockIO.weight (10..1000, v1's scale) on v2: io.bfq.weight takes
@@ -329,7 +366,7 @@ impl Cgroup {
 
     pub fn pids(&self) -> Result<Vec<i32>> {
         let pids = self
-            .manager
+            .manager()?
             .get_all_pids()
             .with_context(|| format!("list processes of cgroup {}", self.path.display()))?;
         Ok(pids.into_iter().map(|p| p.as_raw()).collect())
@@ -343,7 +380,7 @@ impl Cgroup {
         } else {
             (FreezerState::Thawed, "thaw")
         };
-        self.manager
+        self.manager()?
             .freeze(state)
             .with_context(|| format!("{what} cgroup {}", self.path.display()))
     }
@@ -355,14 +392,14 @@ impl Cgroup {
         if unified() {
             return Ok(stats::read_v2(&self.path));
         }
-        self.manager
+        self.manager()?
             .stats()
             .with_context(|| format!("read statistics of cgroup {}", self.path.display()))
     }
 
     /// Removes the cgroup from every hierarchy (killing anything left in it).
     pub fn remove(&self) -> Result<()> {
-        self.manager
+        self.manager()?
             .remove()
             .with_context(|| format!("remove cgroup {}", self.path.display()))
     }

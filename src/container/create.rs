@@ -103,7 +103,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     }
     let cgroup = match &systemd_unit {
         Some(unit) => Cgroup::systemd(unit, id),
-        None => Cgroup::new(&cgroup_path, id),
+        None => Ok(Cgroup::new(&cgroup_path, id)),
     };
     let cgroup = match cgroup {
         Ok(c) => c,

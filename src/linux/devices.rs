@@ -1,7 +1,7 @@
 //! `/dev` inside the container: the default devices every container gets,
 //! `linux.devices`, and the usual symlinks (`/dev/fd`, `/dev/stdin`, ...,
 //! `/dev/ptmx` → `pts/ptmx`). The matching cgroup device rules are applied
-//! by libcgroups, not here.
+//! with the other limits (`cgroups`), not here.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};

@@ -144,6 +144,53 @@ fn block_device() -> (u64, u64) {
 }
 
 #[test]
+fn blkio_leaf_and_device_weights_are_written_or_refused_by_name() {
+    // On v1 vzrun writes these itself. CFQ took leaf weights; BFQ has
+    // none, and weighs a disk's groups only when it schedules that disk.
+    // Either the value is in the file or create fails naming the field.
+    if !is_vzrun() || cgroup_v2() {
+        return;
+    }
+    let env = TestEnv::new("cg_blkio_weights");
+    let (major, minor) = block_device();
+    let dev = format!("{major}:{minor}");
+    for (field, block_io, files, want) in [
+        (
+            "leafWeight",
+            json!({"leafWeight": 200}),
+            ["blkio.leaf_weight", "blkio.leaf_weight"],
+            "200".to_string(),
+        ),
+        (
+            "weightDevice",
+            json!({"weightDevice": [{"major": major, "minor": minor, "weight": 200}]}),
+            ["blkio.weight_device", "blkio.bfq.weight_device"],
+            format!("{dev} 200"),
+        ),
+    ] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.set_args(&["sleep", "1000"]);
+        b.config_mut()["linux"]["resources"]["blockIO"] = block_io;
+        let o = env.create_out(&id, &b, &[]);
+        if o.code == 0 {
+            let file = files
+                .iter()
+                .find(|f| cg_path("blkio", &id, f).exists())
+                .unwrap();
+            assert!(cg_read("blkio", &id, file).contains(&want), "{field}");
+            env.rt(&["delete", "--force", &id]).assert_ok();
+        } else {
+            assert!(
+                o.stderr.contains(field) && o.stderr.contains(&id),
+                "{field}: {o}"
+            );
+        }
+        env.assert_no_leftovers(&id);
+    }
+}
+
+#[test]
 fn every_resource_field_reaches_its_cgroup_file() {
     let env = TestEnv::new("cg_fields");
     let (major, minor) = block_device();

@@ -209,6 +209,39 @@ fn block_io(path: &Path, b: &LinuxBlockIo) -> Result<()> {
         };
         write(path, "blkio", name, &w.to_string())?;
     }
+    // CFQ had leaf weights (the weight of a group's own tasks against its
+    // children); BFQ, the only weighting scheduler left, has none.
+    let leaf_refused = |field: &str| {
+        anyhow::anyhow!(
+            "linux.resources.blockIO.{field}: this host's blkio controller has no leaf \
+             weights (no blkio.leaf_weight: BFQ has none)"
+        )
+    };
+    if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
+        if !file(path, "blkio", "blkio.leaf_weight").exists() {
+            return Err(leaf_refused("leafWeight"));
+        }
+        write(path, "blkio", "blkio.leaf_weight", &w.to_string())?;
+    }
+    let device_file = if file(path, "blkio", "blkio.weight_device").exists() {
+        "blkio.weight_device"
+    } else {
+        "blkio.bfq.weight_device"
+    };
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let line = format!("{}:{} {w}", d.major(), d.minor());
+            write(path, "blkio", device_file, &line)
+                .context("linux.resources.blockIO.weightDevice (the disk's I/O scheduler must weigh groups: bfq)")?;
+        }
+        if let Some(w) = d.leaf_weight() {
+            if !file(path, "blkio", "blkio.leaf_weight_device").exists() {
+                return Err(leaf_refused("weightDevice.leafWeight"));
+            }
+            let line = format!("{}:{} {w}", d.major(), d.minor());
+            write(path, "blkio", "blkio.leaf_weight_device", &line)?;
+        }
+    }
     let throttles = [
         (
             "blkio.throttle.read_bps_device",

@@ -593,8 +593,11 @@ pub fn controller_available(controller: &str) -> bool {
     }
 }
 
+/// Whether the host's cgroups are v2 only; asked once per process (the
+/// cgroup steps ask before every file).
 pub fn unified() -> bool {
-    Path::new(ROOT).join("cgroup.controllers").exists()
+    static UNIFIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UNIFIED.get_or_init(|| Path::new(ROOT).join("cgroup.controllers").exists())
 }
 
 /// Whether the container's cgroup is frozen (`paused`); false when there is

@@ -303,7 +303,7 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
     let flags = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
-    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() || m.typ == "cgroup2" {
+    if crate::cgroups::unified() || m.typ == "cgroup2" {
         // With its own cgroup namespace the container mounts cgroup2
         // itself, rooted at its cgroup. Without one a fresh mount would
         // show the host's whole tree (and the kernel refuses options that

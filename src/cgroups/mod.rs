@@ -397,8 +397,12 @@ impl Cgroup {
             .with_context(|| format!("read statistics of cgroup {}", self.path.display()))
     }
 
-    /// Removes the cgroup from every hierarchy (killing anything left in it).
+    /// Removes the cgroup from every hierarchy (killing anything left in
+    /// it, sub-cgroups included); a systemd scope through systemd.
     pub fn remove(&self) -> Result<()> {
+        if !self.systemd {
+            return remove(&self.path);
+        }
         self.manager()?
             .remove()
             .with_context(|| format!("remove cgroup {}", self.path.display()))
@@ -449,7 +453,10 @@ const V1_CONTROLLERS: [&str; 12] = [
 
 /// The directories of cgroup `path`: one per v1 controller, or the one of
 /// v2, whether they exist or not. Co-mounted controllers (`cpu` and
-/// `cpuacct` linked to `cpu,cpuacct`) name one directory twice.
+/// `cpuacct` linked to `cpu,cpuacct`) name one directory twice. A
+/// controller is found by its own name under /sys/fs/cgroup, as every
+/// distribution mounts or links it; a hierarchy mounted only as
+/// `cpu,cpuacct` with no such links is not found.
 fn dirs_of(path: &Path) -> Vec<PathBuf> {
     let rel = path.strip_prefix("/").unwrap_or(path);
     if unified() {

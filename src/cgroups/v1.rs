@@ -86,16 +86,16 @@ pub fn apply(path: &Path, r: &LinuxResources, disable_oom_killer: bool) -> Resul
 }
 
 fn cpu(path: &Path, c: &LinuxCpu) -> Result<()> {
-    // The kernel wants mems before a cgroup's cpus are of any use; both
-    // were filled from the parent when the cgroup was joined.
+    // Both were filled from the parent when the cgroup was joined (a v1
+    // cpuset takes no process without them), so either order works.
     if let Some(mems) = c.mems().as_deref().filter(|m| !m.is_empty()) {
         write(path, "cpuset", "cpuset.mems", mems)?;
     }
     if let Some(cpus) = c.cpus().as_deref().filter(|c| !c.is_empty()) {
         write(path, "cpuset", "cpuset.cpus", cpus)?;
     }
-    // 0 means "unset" for these, as in runc.
-    let nonzero = [
+    // 0 means "unset" for all but burst and idle, as in runc.
+    let settings = [
         (
             "cpu.shares",
             c.shares().filter(|v| *v != 0).map(|v| v as i64),
@@ -116,10 +116,25 @@ fn cpu(path: &Path, c: &LinuxCpu) -> Result<()> {
         ),
         ("cpu.idle", c.idle()),
     ];
-    for (name, v) in nonzero {
-        if let Some(v) = v {
-            write(path, "cpu", name, &v.to_string())?;
+    for (name, v) in settings {
+        let Some(v) = v else { continue };
+        let written = write(path, "cpu", name, &v.to_string());
+        // A period below the group's current realtime runtime is refused
+        // until the runtime comes down: then the runtime goes first.
+        if name == "cpu.rt_period_us"
+            && let Err(e) = written
+        {
+            match c
+                .realtime_runtime()
+                .filter(|r| *r != 0 && is_errno(&e, libc::EINVAL))
+            {
+                Some(rt) => write(path, "cpu", "cpu.rt_runtime_us", &rt.to_string())
+                    .and_then(|()| write(path, "cpu", name, &v.to_string()))?,
+                None => return Err(e),
+            }
+            continue;
         }
+        written?;
     }
     Ok(())
 }
@@ -137,11 +152,18 @@ fn memory(path: &Path, m: &LinuxMemory, disable_oom_killer: bool) -> Result<()> 
     };
     let set_limit = |v: i64| -> Result<()> {
         write(path, "memory", LIMIT, &v.to_string()).map_err(|e| {
-            if is_busy(&e) {
+            if is_errno(&e, libc::EBUSY) {
                 let usage = read(path, "memory", "memory.usage_in_bytes").unwrap_or_default();
                 e.context(format!(
                     "linux.resources.memory.limit: {v} is below the memory in use ({} bytes)",
                     usage.trim()
+                ))
+            } else if is_errno(&e, libc::EINVAL) {
+                let memsw = read(path, "memory", MEMSW).unwrap_or_default();
+                e.context(format!(
+                    "linux.resources.memory.limit: {v} is above the memory+swap limit ({}); \
+                     raise memory.swap with it",
+                    memsw.trim()
                 ))
             } else {
                 e
@@ -155,7 +177,15 @@ fn memory(path: &Path, m: &LinuxMemory, disable_oom_killer: bool) -> Result<()> 
                  (no {MEMSW}; boot with swapaccount=1)"
             );
         }
-        write(path, "memory", MEMSW, &v.to_string())
+        write(path, "memory", MEMSW, &v.to_string()).map_err(|e| {
+            if is_errno(&e, libc::EBUSY) {
+                e.context(format!(
+                    "linux.resources.memory.swap: {v} is below the memory+swap in use"
+                ))
+            } else {
+                e
+            }
+        })
     };
     match (limit, swap) {
         (Some(l), Some(s)) => {
@@ -228,16 +258,21 @@ fn block_io(path: &Path, b: &LinuxBlockIo) -> Result<()> {
     } else {
         "blkio.bfq.weight_device"
     };
-    for d in b.weight_device().iter().flatten() {
+    // Refused before any device is written, so a failed update has nothing
+    // half-written to undo.
+    let devices = b.weight_device().as_deref().unwrap_or(&[]);
+    if devices.iter().any(|d| d.leaf_weight().is_some())
+        && !file(path, "blkio", "blkio.leaf_weight_device").exists()
+    {
+        return Err(leaf_refused("weightDevice.leafWeight"));
+    }
+    for d in devices {
         if let Some(w) = d.weight() {
             let line = format!("{}:{} {w}", d.major(), d.minor());
             write(path, "blkio", device_file, &line)
                 .context("linux.resources.blockIO.weightDevice (the disk's I/O scheduler must weigh groups: bfq)")?;
         }
         if let Some(w) = d.leaf_weight() {
-            if !file(path, "blkio", "blkio.leaf_weight_device").exists() {
-                return Err(leaf_refused("weightDevice.leafWeight"));
-            }
             let line = format!("{}:{} {w}", d.major(), d.minor());
             write(path, "blkio", "blkio.leaf_weight_device", &line)?;
         }
@@ -296,7 +331,13 @@ fn rule(d: &LinuxDeviceCgroup) -> String {
         LinuxDeviceType::A => 'a',
     };
     let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
-    let access = d.access().as_deref().unwrap_or("rwm");
+    // The spec's default: a rule without access covers all of it (an
+    // empty access would make the kernel ignore the rule).
+    let access = d
+        .access()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
     format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
 }
 
@@ -308,12 +349,23 @@ fn write(path: &Path, controller: &str, name: &str, value: &str) -> Result<()> {
         .write(true)
         .open(&f)
         .and_then(|mut w| w.write_all(value.as_bytes()))
-        .with_context(|| format!("write {value:?} to {}", f.display()))
+        .map_err(|e| {
+            let missing = e.kind() == std::io::ErrorKind::NotFound
+                && !super::controller_available(controller);
+            let e = anyhow::Error::from(e).context(format!("write {value:?} to {}", f.display()));
+            if missing {
+                e.context(format!(
+                    "the {controller} controller is not mounted on this host"
+                ))
+            } else {
+                e
+            }
+        })
 }
 
-fn is_busy(e: &anyhow::Error) -> bool {
+fn is_errno(e: &anyhow::Error, errno: i32) -> bool {
     e.downcast_ref::<std::io::Error>()
-        .is_some_and(|io| io.raw_os_error() == Some(libc::EBUSY))
+        .is_some_and(|io| io.raw_os_error() == Some(errno))
 }
 
 #[cfg(test)]

@@ -77,11 +77,9 @@ pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
             .with_context(|| format!("container {}", state.id))?;
     }
     if state.cgroup_owned {
-        match &state.systemd_unit {
-            Some(_) => Cgroup::of(state).and_then(|c| c.remove()),
-            None => crate::cgroups::remove(&state.cgroup_path),
-        }
-        .with_context(|| format!("container {}", state.id))?;
+        Cgroup::of(state)
+            .and_then(|c| c.remove())
+            .with_context(|| format!("container {}", state.id))?;
     }
     run_poststop(state);
     dir.remove()

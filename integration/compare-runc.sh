@@ -84,7 +84,7 @@ lifecycle() { # runtime -> "step=status ..." line
     line+="create=$(st) "
     rt "$r" start "$id"; line+="start=$(st) "
     rt "$r" kill "$id" KILL
-    for _ in $(seq 50); do [ "$(st)" = stopped ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ "$(st)" = stopped ] && break; sleep 0.1; done
     line+="kill=$(st) "
     rt "$r" delete "$id"; line+="delete=$(rt "$r" state "$id" >/dev/null 2>&1 && echo present || echo gone)"
     echo "$line"

@@ -233,7 +233,7 @@ fn exec_forwards_signals() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    env.wait_file(&b.rootfs.join("tmp/ready"), Duration::from_secs(10));
+    env.wait_file(&b.rootfs.join("tmp/ready"), RT_TIMEOUT);
     // SAFETY: signalling the runtime process we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(9));
@@ -250,6 +250,14 @@ fn exec_into_stopped_or_paused_container_fails() {
         (cg_path("freezer", &id, "freezer.state"), "FROZEN", "THAWED")
     };
     fs::write(&freezer, frozen).unwrap();
+    if !cgroup_v2() {
+        // v1 passes through FREEZING; only FROZEN counts as paused.
+        let deadline = std::time::Instant::now() + RT_TIMEOUT;
+        while fs::read_to_string(&freezer).unwrap_or_default().trim() != "FROZEN" {
+            assert!(std::time::Instant::now() < deadline, "never FROZEN");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let o = exec(&env, &id, &["--", "true"]);
     fs::write(&freezer, thawed).unwrap();
     // exec exits 255 on its own failures (runc does too), so they differ

@@ -455,7 +455,7 @@ fn foreground_run_does_not_lock_out_kill() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + secs(10);
+    let deadline = std::time::Instant::now() + RT_TIMEOUT;
     while env.try_state(&id).is_none_or(|s| s["status"] != "running") {
         assert!(std::time::Instant::now() < deadline, "never running");
         std::thread::sleep(std::time::Duration::from_millis(20));

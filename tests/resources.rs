@@ -389,7 +389,7 @@ fn beancounters_show_memory_and_pids_failures() {
     env.create(&id, &b);
     env.start(&id);
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    wait_for("the container to finish its attempts", secs(30), || {
+    wait_for("the container to finish its attempts", secs(120), || {
         std::path::Path::new(&format!("/proc/{pid}/root/tmp/done"))
             .exists()
             .then_some(())

@@ -375,7 +375,7 @@ fn notify_hands_the_listener_fd_and_state_to_the_agent() {
                 revents: 0,
             }];
             // SAFETY: polling one descriptor we own.
-            if unsafe { libc::poll(pfd.as_mut_ptr(), 1, 10_000) } <= 0
+            if unsafe { libc::poll(pfd.as_mut_ptr(), 1, 60_000) } <= 0
                 || pfd[0].revents & libc::POLLIN == 0
             {
                 break;

@@ -381,15 +381,19 @@ fn joined_mount_and_uts_namespaces_get_the_containers_root_and_name() {
             (ppid == parent).then_some(pid)
         })
     };
-    let sleeper = (0..200)
+    // Taken once it runs `sleep`: unshare sets up the namespaces (making
+    // the mount tree private) between its fork and that exec.
+    let sleeper = (0..1500)
         .find_map(|_| {
-            let c = child_of(holder.id());
+            let c = child_of(holder.id()).filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            });
             if c.is_none() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             c
         })
-        .expect("unshare's child");
+        .expect("unshare's child running sleep");
     env.track_pid(sleeper);
     let id = env.new_id();
     let mut b = env.bundle(&id);

@@ -28,7 +28,7 @@ cr() { c run --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$1" "$@"; }
     run c task ls
     [[ "$output" == *"$n"*RUNNING* ]]
     c task kill -s SIGKILL "$n"
-    for _ in $(seq 50); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
+    for _ in $(seq 300); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
     c task delete "$n"
     c container delete "$n"
 }
@@ -46,7 +46,7 @@ cr() { c run --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$1" "$@"; }
     [ "$status" -eq 0 ]
     [[ "$output" == *memory* ]]
     c task kill -s SIGKILL "$n"
-    for _ in $(seq 50); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
+    for _ in $(seq 300); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
     c task delete "$n"
     c container delete "$n"
 }

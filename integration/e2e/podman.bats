@@ -13,7 +13,7 @@ load helpers
     n=$(name bg)
     p run -d --name "$n" --network none localhost/busybox \
         sh -c 'trap "echo got-term; exit 0" TERM; echo started; while :; do sleep 0.1; done'
-    for _ in $(seq 50); do p logs "$n" | grep -q started && break; sleep 0.1; done
+    for _ in $(seq 300); do p logs "$n" | grep -q started && break; sleep 0.1; done
     run p logs "$n"
     [[ "$output" == *started* ]]
     run p exec "$n" sh -c 'echo exec-ok; echo pid1=$(cat /proc/1/comm)'
@@ -150,7 +150,7 @@ load helpers
     n=$(name kill)
     p run -d --name "$n" --network none localhost/busybox \
         sh -c 'trap "echo got-usr1; exit 5" USR1; echo ready; while :; do sleep 0.1; done'
-    for _ in $(seq 50); do p logs "$n" | grep -q ready && break; sleep 0.1; done
+    for _ in $(seq 300); do p logs "$n" | grep -q ready && break; sleep 0.1; done
     p kill -s USR1 "$n"
     run p wait "$n"
     [ "$output" = 5 ]

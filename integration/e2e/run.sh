@@ -99,7 +99,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 CONF
 setsid containerd --config "$E2E/containerd/config.toml" >"$E2E/containerd/log" 2>&1 &
 containerd_pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 300); do
     ctr_ version >/dev/null 2>&1 && break
     sleep 0.1
 done

@@ -97,11 +97,12 @@ impl Cgroup {
     /// v1 this needs no manager: a directory and a write per hierarchy.
     pub fn join(&self, pid: i32) -> Result<()> {
         if !self.systemd && !unified() {
-            for d in dirs_of(&self.path) {
-                std::fs::create_dir_all(&d)
+            let dirs = dirs_of(&self.path);
+            for d in &dirs {
+                std::fs::create_dir_all(d)
                     .with_context(|| format!("create cgroup {}", d.display()))?;
             }
-            return enter(&self.path, pid);
+            return enter_dirs(&self.path, &dirs, pid);
         }
         // libcgroups' v2 manager creates missing parents with a check then
         // a mkdir, which fails when two containers under one new parent
@@ -475,13 +476,19 @@ fn dirs_of(path: &Path) -> Vec<PathBuf> {
 /// it, as `exec` needs: a write per hierarchy, where a libcgroups manager
 /// reads the mount table and /proc/self/cgroup for each controller first.
 pub fn enter(path: &Path, pid: i32) -> Result<()> {
+    enter_dirs(path, &dirs_of(path), pid)
+}
+
+/// [`enter`] with the directories already listed (`Cgroup::join` has just
+/// made them).
+fn enter_dirs(path: &Path, dirs: &[PathBuf], pid: i32) -> Result<()> {
     let mut joined = false;
-    for d in dirs_of(path) {
+    for d in dirs {
         let procs = d.join("cgroup.procs");
         if !procs.exists() {
             continue;
         }
-        inherit_cpuset(&d)?;
+        inherit_cpuset(d)?;
         std::fs::OpenOptions::new()
             .write(true)
             .open(&procs)

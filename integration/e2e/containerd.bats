@@ -35,7 +35,7 @@ cr() { c run --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$1" "$@"; }
 
 @test "containerd: run -t under script" {
     n=$(name tty)
-    run script -qec "timeout 60 ctr --address $E2E/containerd/containerd.sock run -t --rm --runc-binary $RUNTIME --cgroup /vzrun-e2e/$n localhost/busybox:latest $n sh -c 'tty; exit 3'" /dev/null
+    run on_pty "ctr --address $E2E/containerd/containerd.sock run -t --rm --runc-binary $RUNTIME --cgroup /vzrun-e2e/$n localhost/busybox:latest $n sh -c 'tty; exit 3'"
     [[ "$output" == */dev/pts/* ]]
 }
 

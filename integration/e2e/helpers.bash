@@ -1,8 +1,16 @@
 # Shared by podman.bats and containerd.bats; run.sh sets E2E, RUNTIME and
 # podman's private configuration.
 
-p() { timeout 120 podman --runtime "$RUNTIME" "$@"; }
-c() { timeout 120 ctr --address "$E2E/containerd/containerd.sock" "$@"; }
+# Every engine command is bounded, and killed if it ignores SIGTERM
+# (podman forwards it to the container instead of exiting).
+p() { timeout -k 10 120 podman --runtime "$RUNTIME" "$@"; }
+c() { timeout -k 10 120 ctr --address "$E2E/containerd/containerd.sock" "$@"; }
+
+# Runs a shell command line on a new pty, as that pty's foreground process
+# group. The bound must stay outside script(1): timeout(1) inside it would
+# run podman or ctr in a background group of the pty, and their switch of
+# the pty to raw mode would stop them with SIGTTOU for good (it hung CI).
+on_pty() { timeout -k 5 90 script -qec "$1" /dev/null; }
 
 # A unique name per test.
 name() { echo "e2e-${BATS_TEST_NUMBER}-$1"; }
@@ -29,7 +37,7 @@ assert_clean() {
 
 leftovers() {
     local left
-    left=$(podman ps -aq)
+    left=$(timeout -k 5 60 podman ps -aq)
     [ -z "$left" ] || { echo "podman containers left: $left"; return 1; }
     left=$(c containers list -q)
     [ -z "$left" ] || { echo "containerd containers left: $left"; return 1; }

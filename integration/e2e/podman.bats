@@ -20,7 +20,7 @@ load helpers
     [ "$status" -eq 0 ]
     [[ "$output" == *exec-ok* ]]
     [[ "$output" == *pid1=sh* ]]
-    run script -qec "timeout 60 podman --runtime $RUNTIME exec -t $n sh -c 'tty; exit 4'" /dev/null
+    run on_pty "podman --runtime $RUNTIME exec -t $n sh -c 'tty; exit 4'"
     [ "$status" -eq 4 ]
     [[ "$output" == */dev/pts/* ]]
     run p top "$n"
@@ -46,7 +46,7 @@ load helpers
 }
 
 @test "podman: run -it, an interactive shell through a pty" {
-    run script -qec "timeout 60 podman --runtime $RUNTIME run -it --rm --network none localhost/busybox sh" /dev/null \
+    run on_pty "podman --runtime $RUNTIME run -it --rm --network none localhost/busybox sh" \
         <<<$'echo in-tty $(tty)\nexit 7'
     [ "$status" -eq 7 ]
     [[ "$output" == *"in-tty /dev/pts/0"* ]]

@@ -30,8 +30,8 @@ export E2E RUNTIME=$rt
 containerd_pid=""
 cleanup() {
     set +e
-    podman rm -af -t 0 >/dev/null 2>&1
-    podman network prune -f >/dev/null 2>&1
+    timeout -k 5 120 podman rm -af -t 0 >/dev/null 2>&1
+    timeout -k 5 60 podman network prune -f >/dev/null 2>&1
     if [ -n "$containerd_pid" ]; then
         for id in $(ctr_ c list -q 2>/dev/null); do
             ctr_ t kill -s SIGKILL "$id" >/dev/null 2>&1
@@ -111,5 +111,6 @@ echo "e2e: runtime $rt ($("$rt" --version | head -n1))"
 # puts them in a background process group, and a client that finds a
 # terminal on stdin (as under a CI runner's pty) touches it and is stopped
 # by SIGTTOU/SIGTTIN until the timeout; tests that need a terminal make
-# their own with script(1).
-bats "$@" "$here/podman.bats" "$here/containerd.bats" </dev/null
+# their own with on_pty. A test that still hangs is stopped after 5
+# minutes and named, and the suite goes on.
+BATS_TEST_TIMEOUT=300 bats "$@" "$here/podman.bats" "$here/containerd.bats" </dev/null

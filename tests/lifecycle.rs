@@ -468,3 +468,36 @@ fn foreground_run_does_not_lock_out_kill() {
         "run deletes the container after it exits"
     );
 }
+
+#[test]
+fn a_reader_that_went_away_ends_state_and_list_by_sigpipe() {
+    // `vzrun list | head -1`: the commands that only print die of SIGPIPE,
+    // as runc does, instead of printing a panic about EPIPE.
+    use std::os::unix::process::ExitStatusExt;
+    let env = TestEnv::new("sigpipe");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.create(&id, &b);
+    for args in [vec!["state", id.as_str()], vec!["list"]] {
+        // A pipe whose read end is already closed: the first write fails.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let o = std::process::Command::new(runtime())
+            .arg("--root")
+            .arg(&env.root)
+            .args(&args)
+            .stdout(std::process::Stdio::from(w))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}, stderr: {err}",
+            o.status
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -142,6 +142,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     {
         anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)");
     }
+    // Commands that only print end as runc's do when their reader goes
+    // away (`vzrun list | head -1`): killed by SIGPIPE rather than a panic
+    // on EPIPE. The others keep Rust's ignored SIGPIPE: they write to hooks
+    // and sockets, where EPIPE is an error to report.
+    if matches!(
+        cmd,
+        Command::State(_)
+            | Command::List(_)
+            | Command::Ps(_)
+            | Command::Events(_)
+            | Command::Beancounters(_)
+    ) {
+        // SAFETY: SIG_DFL installs no handler, so no code of ours can run
+        // in signal context; nothing else in the process changes SIGPIPE.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cmd {
         Command::Create(a) => create::run(g, a),
         Command::Start(a) => start::run(g, a),

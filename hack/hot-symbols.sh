@@ -16,6 +16,7 @@
 # cgroup and the temp dir are removed.
 #
 # usage: hack/hot-symbols.sh [BINARY]   (default: make build's binary)
+# then: touch src/main.rs && make build (cargo does not watch the list)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")

@@ -9,7 +9,7 @@ c() { timeout -k 10 120 ctr --address "$E2E/containerd/containerd.sock" "$@"; }
 # Runs a shell command line on a new pty, as that pty's foreground process
 # group. The bound must stay outside script(1): timeout(1) inside it would
 # run podman or ctr in a background group of the pty, and their switch of
-# the pty to raw mode would stop them with SIGTTOU for good (it hung CI).
+# the pty to raw mode would stop them by job control for good (it hung CI).
 on_pty() { timeout -k 5 90 script -qec "$1" /dev/null; }
 
 # A unique name per test.

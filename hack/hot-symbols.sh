@@ -64,7 +64,7 @@ v update --memory 67108864 --pids-limit 100 "$id"
 v events --stats "$id"
 v ps "$id"
 v kill "$id" KILL
-for _ in $(seq 100); do "$bin" --root "$root" state "$id" | grep -q stopped && break; sleep 0.05; done
+for _ in $(seq 100); do [[ $("$bin" --root "$root" state "$id") == *stopped* ]] && break; sleep 0.05; done
 v delete "$id"
 v run --bundle "$work/true" "$id-run"
 awk '!seen[$0]++' "$work/hits" >"$repo/hack/hot-symbols.txt"

@@ -445,6 +445,11 @@ fn wait_for_start(ctx: &InitContext) -> SetupResult<Option<(Option<Channel>, Str
         None => Ok(None),
         Some(ToInit::Start { state }) => Ok(Some((None, state))),
         Some(ToInit::Created) => {
+            // The init of a created container may wait for a long time:
+            // give the heap that setup freed back to the kernel first.
+            // SAFETY: malloc_trim only returns free memory of the allocator
+            // to the kernel; no live allocation moves.
+            unsafe { libc::malloc_trim(0) };
             let listener = ctx
                 .start
                 .as_ref()

@@ -485,14 +485,17 @@ fn enter_dirs(path: &Path, dirs: &[PathBuf], pid: i32) -> Result<()> {
     let mut joined = false;
     for d in dirs {
         let procs = d.join("cgroup.procs");
-        if !procs.exists() {
-            continue;
-        }
+        // Opening is the existence check: no stat before it on create's
+        // and exec's path.
+        let mut f = match std::fs::OpenOptions::new().write(true).open(&procs) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("join cgroup: open {}", procs.display()));
+            }
+        };
         inherit_cpuset(d)?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&procs)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, pid.to_string().as_bytes()))
+        std::io::Write::write_all(&mut f, pid.to_string().as_bytes())
             .with_context(|| format!("join cgroup: write {}", procs.display()))?;
         joined = true;
     }

@@ -481,7 +481,9 @@ fn a_reader_that_went_away_ends_state_and_list_by_sigpipe() {
     env.create(&id, &b);
     for args in [vec!["state", id.as_str()], vec!["list"]] {
         // A pipe whose read end is already closed: the first write fails.
-        let (r, w) = nix::unistd::pipe().unwrap();
+        // Close-on-exec, or a process that another test spawns meanwhile
+        // would inherit the read end and keep the pipe open.
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         drop(r);
         let o = std::process::Command::new(runtime())
             .arg("--root")

@@ -6,6 +6,14 @@
 //! libcgroups. `stats` shapes the statistics as runc's `events` does,
 //! `ubc` shows them as OpenVZ's beancounters.
 //!
+//! A hybrid host (v1 hierarchies plus a cgroup2 mount at
+//! `/sys/fs/cgroup/unified`) may bind some controllers to that cgroup2
+//! mount instead of a v1 hierarchy (this project's machines boot with
+//! hugetlb there). Each controller is used where it is: when the cgroup2
+//! mount holds controllers, the container gets a cgroup there too, made,
+//! joined and removed with its v1 ones, and those controllers' files are
+//! v2 files in it ([`file`] routes them).
+//!
 //! `cgroupsPath` as runc's cgroupfs driver resolves it: an absolute path is
 //! taken from the root of each hierarchy; a relative one, or the container
 //! id when the path is empty, is placed under the cgroup the runtime itself
@@ -28,6 +36,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 const ROOT: &str = "/sys/fs/cgroup";
+/// Where a hybrid host mounts its cgroup2 hierarchy (systemd's place, and
+/// this machine's).
+const HYBRID_ROOT: &str = "/sys/fs/cgroup/unified";
 
 pub struct Cgroup {
     path: PathBuf,
@@ -101,6 +112,9 @@ impl Cgroup {
             for d in &dirs {
                 std::fs::create_dir_all(d)
                     .with_context(|| format!("create cgroup {}", d.display()))?;
+            }
+            if !hybrid_controllers().is_empty() {
+                enable_hybrid_controllers(&self.path)?;
             }
             return enter_dirs(&self.path, &dirs, pid);
         }
@@ -309,6 +323,15 @@ impl Cgroup {
                 );
             }
         }
+        if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+            && !self.systemd
+            && !controller_available("hugetlb")
+        {
+            anyhow::bail!(
+                "linux.resources.hugepageLimits: the hugetlb controller is not available on this \
+                 host (neither a v1 hierarchy nor on the cgroup2 mount)"
+            );
+        }
         if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) && !controller_available("rdma") {
             anyhow::bail!(
                 "linux.resources.rdma: the rdma controller is not available on this host"
@@ -393,9 +416,15 @@ impl Cgroup {
         if unified() {
             return Ok(stats::read_v2(&self.path));
         }
-        self.manager()?
+        let mut s = self
+            .manager()?
             .stats()
-            .with_context(|| format!("read statistics of cgroup {}", self.path.display()))
+            .with_context(|| format!("read statistics of cgroup {}", self.path.display()))?;
+        // libcgroups' v1 manager knows nothing of a hybrid cgroup2 mount.
+        if on_hybrid_v2("hugetlb") {
+            s.hugetlb = stats::hugetlb_v2(&self.path);
+        }
+        Ok(s)
     }
 
     /// Removes the cgroup from every hierarchy (killing anything left in
@@ -452,8 +481,9 @@ const V1_CONTROLLERS: [&str; 12] = [
     "freezer",
 ];
 
-/// The directories of cgroup `path`: one per v1 controller, or the one of
-/// v2, whether they exist or not. Co-mounted controllers (`cpu` and
+/// The directories of cgroup `path`: one per v1 controller (and the one on
+/// a hybrid host's cgroup2 mount when that holds controllers), or the one
+/// of v2, whether they exist or not. Co-mounted controllers (`cpu` and
 /// `cpuacct` linked to `cpu,cpuacct`) name one directory twice. A
 /// controller is found by its own name under /sys/fs/cgroup, as every
 /// distribution mounts or links it; a hierarchy mounted only as
@@ -461,15 +491,16 @@ const V1_CONTROLLERS: [&str; 12] = [
 fn dirs_of(path: &Path) -> Vec<PathBuf> {
     let rel = path.strip_prefix("/").unwrap_or(path);
     if unified() {
-        vec![Path::new(ROOT).join(rel)]
-    } else {
-        V1_CONTROLLERS
-            .iter()
-            .map(|c| Path::new(ROOT).join(c))
-            .filter(|d| d.is_dir())
-            .map(|d| d.join(rel))
-            .collect()
+        return vec![Path::new(ROOT).join(rel)];
     }
+    let mut dirs: Vec<PathBuf> = V1_CONTROLLERS
+        .iter()
+        .map(|c| Path::new(ROOT).join(c))
+        .filter(|d| d.is_dir())
+        .map(|d| d.join(rel))
+        .collect();
+    dirs.extend(hybrid_dir(path));
+    dirs
 }
 
 /// Moves `pid` into the existing cgroup `path` in every hierarchy that has
@@ -602,6 +633,9 @@ fn kill_all(dir: &Path) {
 
 /// Whether this host's cgroups have `controller` at all.
 pub fn controller_available(controller: &str) -> bool {
+    if on_hybrid_v2(controller) {
+        return true;
+    }
     if unified() {
         std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
             .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
@@ -615,6 +649,97 @@ pub fn controller_available(controller: &str) -> bool {
 pub fn unified() -> bool {
     static UNIFIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *UNIFIED.get_or_init(|| Path::new(ROOT).join("cgroup.controllers").exists())
+}
+
+/// The controllers a hybrid host binds to its cgroup2 mount rather than to
+/// a v1 hierarchy (a controller is in one or the other, never both);
+/// empty on a v1 host without that mount, on a systemd hybrid host (whose
+/// cgroup2 mount holds none) and on a unified host. Asked once per
+/// process.
+pub fn hybrid_controllers() -> &'static [String] {
+    static HYBRID: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    HYBRID.get_or_init(|| {
+        if unified() {
+            return Vec::new();
+        }
+        std::fs::read_to_string(Path::new(HYBRID_ROOT).join("cgroup.controllers"))
+            .map(|c| c.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Whether `controller` is on a hybrid host's cgroup2 mount: its files are
+/// v2 files in the container's cgroup there.
+pub fn on_hybrid_v2(controller: &str) -> bool {
+    hybrid_controllers().iter().any(|c| c == controller)
+}
+
+/// Whether `controller`'s files are v2 files (`hugetlb.2MB.max`, not
+/// `hugetlb.2MB.limit_in_bytes`): on a unified host, or bound to a hybrid
+/// host's cgroup2 mount.
+pub fn speaks_v2(controller: &str) -> bool {
+    unified() || on_hybrid_v2(controller)
+}
+
+/// The container's cgroup on a hybrid host's cgroup2 mount, where that
+/// mount holds controllers (and so the container has a cgroup there).
+pub fn hybrid_dir(path: &Path) -> Option<PathBuf> {
+    if hybrid_controllers().is_empty() {
+        return None;
+    }
+    Some(Path::new(HYBRID_ROOT).join(path.strip_prefix("/").unwrap_or(path)))
+}
+
+/// Enables the hybrid cgroup2 mount's controllers for the container's
+/// cgroup there: each level from the mount's root down to the cgroup's
+/// parent must list them in `cgroup.subtree_control` (as a v2 runtime
+/// does on every ancestor), top down, since a level can only pass on what
+/// it was given. A level that already lists them costs one read.
+fn enable_hybrid_controllers(path: &Path) -> Result<()> {
+    let want = hybrid_controllers();
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let mut level = PathBuf::from(HYBRID_ROOT);
+    let mut parents: Vec<PathBuf> = vec![level.clone()];
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            level.push(c);
+            parents.push(level.clone());
+        }
+    }
+    for dir in parents {
+        let f = dir.join("cgroup.subtree_control");
+        let on = std::fs::read_to_string(&f)
+            .with_context(|| format!("cgroup v2 (hybrid): read {}", f.display()))?;
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|c| !on.split_whitespace().any(|x| x == c.as_str()))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let line = missing.join(" ");
+        if let Err(e) = std::fs::write(&f, &line) {
+            // A level with processes of its own (the caller's cgroup, for
+            // a relative cgroupsPath) may pass on no controllers in v2.
+            // The container is still placed below it, without them: only
+            // a limit for one of them fails then, and says why
+            // (v1::write).
+            if dir != Path::new(HYBRID_ROOT)
+                && std::fs::read_to_string(dir.join("cgroup.procs"))
+                    .is_ok_and(|p| !p.trim().is_empty())
+            {
+                crate::logging::debug(format!(
+                    "cgroup v2 (hybrid): {} holds processes; {line:?} not enabled below it",
+                    dir.display()
+                ));
+                return Ok(());
+            }
+            return Err(e)
+                .with_context(|| format!("cgroup v2 (hybrid): write {line:?} to {}", f.display()));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the container's cgroup is frozen (`paused`); false when there is
@@ -641,11 +766,15 @@ pub fn read(path: &Path, controller: &str, name: &str) -> Option<String> {
     std::fs::read_to_string(file(path, controller, name)).ok()
 }
 
-/// The path of a controller file of the cgroup at `path`.
+/// The path of a controller file of the cgroup at `path`: under the
+/// controller's v1 hierarchy, in the one unified directory, or in the
+/// container's cgroup on a hybrid host's cgroup2 mount.
 pub fn file(path: &Path, controller: &str, name: &str) -> PathBuf {
     let rel = path.strip_prefix("/").unwrap_or(path);
     if unified() {
         Path::new(ROOT).join(rel).join(name)
+    } else if on_hybrid_v2(controller) {
+        Path::new(HYBRID_ROOT).join(rel).join(name)
     } else {
         Path::new(ROOT).join(controller).join(rel).join(name)
     }
@@ -734,12 +863,75 @@ pub fn check_resources(r: &LinuxResources) -> Result<()> {
             p.limit()
         );
     }
-    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && !unified() {
-        anyhow::bail!(
-            "unified: cgroup v2 settings need a cgroup v2 host; this host uses cgroup v1"
-        );
+    if let Some(keys) = r.unified().as_ref().filter(|u| !u.is_empty())
+        && !unified()
+    {
+        check_hybrid_keys(keys.keys().map(String::as_str))?;
     }
     Ok(())
+}
+
+/// `unified` keys on a host that is not v2 only: each must be a file of a
+/// controller bound to the hybrid cgroup2 mount (`hugetlb.2MB.max` here as
+/// booted); any other key is refused, named, before anything is written.
+fn check_hybrid_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut refused = Vec::new();
+    for key in keys {
+        if key.contains('/') || key.starts_with('.') {
+            anyhow::bail!("unified: {key:?} is not a cgroup file name");
+        }
+        if !on_hybrid_v2(key.split('.').next().unwrap_or_default()) {
+            refused.push(key);
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let keys = refused.join(", ");
+    match hybrid_controllers() {
+        [] => anyhow::bail!(
+            "unified: {keys}: cgroup v2 settings need a cgroup v2 host; this host uses cgroup v1"
+        ),
+        on_v2 => anyhow::bail!(
+            "unified: {keys}: on this hybrid host only {} on cgroup v2 ({HYBRID_ROOT}); \
+             the other controllers are cgroup v1 here",
+            if on_v2.len() == 1 {
+                format!("{} is", on_v2[0])
+            } else {
+                format!("{} are", on_v2.join(", "))
+            }
+        ),
+    }
+}
+
+/// The huge page sizes this kernel has, named as hugetlb's cgroup files
+/// name them (`2MB`, `1GB`), smallest first.
+pub fn hugepage_sizes() -> Vec<String> {
+    let mut kb: Vec<u64> = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_prefix("hugepages-")?
+                        .strip_suffix("kB")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    kb.sort_unstable();
+    kb.into_iter().map(hugepage_name).collect()
+}
+
+fn hugepage_name(kb: u64) -> String {
+    if kb >= 1 << 20 && kb.is_multiple_of(1 << 20) {
+        format!("{}GB", kb >> 20)
+    } else if kb >= 1 << 10 && kb.is_multiple_of(1 << 10) {
+        format!("{}MB", kb >> 10)
+    } else {
+        format!("{kb}KB")
+    }
 }
 
 /// A kernel list such as `0-3,6`.
@@ -863,6 +1055,13 @@ mod tests {
                 .contains("slice:prefix:name")
         );
         assert!(p("notaslice:v:1").is_err());
+    }
+
+    #[test]
+    fn hugepage_sizes_are_named_as_the_cgroup_files_name_them() {
+        assert_eq!(hugepage_name(2048), "2MB");
+        assert_eq!(hugepage_name(1 << 20), "1GB");
+        assert_eq!(hugepage_name(64), "64KB");
     }
 
     #[test]

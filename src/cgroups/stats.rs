@@ -2,7 +2,10 @@
 //! written against runc's JSON (`{"type":"stats","id":…,"data":{…}}`) read
 //! ours unchanged.
 
-use libcgroups::stats::{BlkioDeviceStat, MemoryData, Stats};
+use std::collections::HashMap;
+use std::path::Path;
+
+use libcgroups::stats::{BlkioDeviceStat, HugeTlbStats, MemoryData, Stats};
 use serde_json::{Value, json};
 
 /// The `data` object of a runc `stats` event.
@@ -68,12 +71,9 @@ pub fn to_runc(s: &Stats) -> Value {
 
 /// Statistics of a cgroup v2 directory, from the files that exist there
 /// (a controller that is not enabled simply reads as zeros).
-pub fn read_v2(path: &std::path::Path) -> Stats {
+pub fn read_v2(path: &Path) -> Stats {
     use super::{read, read_keyed, read_u64};
-    use libcgroups::stats::HugeTlbStats;
-    let keyed = |f: &str| -> std::collections::HashMap<String, u64> {
-        read_keyed(path, "", f).into_iter().collect()
-    };
+    let keyed = |f: &str| -> HashMap<String, u64> { read_keyed(path, "", f).into_iter().collect() };
     let limit = |f: &str| read_u64(path, "", f).unwrap_or(u64::MAX);
     let mut s = Stats::default();
 
@@ -137,18 +137,31 @@ pub fn read_v2(path: &std::path::Path) -> Stats {
         }
     }
 
-    for size in ["2MB", "1GB"] {
-        if let Some(usage) = read_u64(path, "", &format!("hugetlb.{size}.current")) {
-            let ev = keyed(&format!("hugetlb.{size}.events"));
-            s.hugetlb.insert(
-                size.to_string(),
+    s.hugetlb = hugetlb_v2(path);
+    s
+}
+
+/// hugetlb statistics from v2 files, per page size the kernel has: in the
+/// unified directory, or on a hybrid host's cgroup2 mount. v2 keeps no
+/// peak.
+pub fn hugetlb_v2(path: &Path) -> HashMap<String, HugeTlbStats> {
+    use super::{read_keyed, read_u64};
+    let mut out = HashMap::new();
+    for size in super::hugepage_sizes() {
+        if let Some(usage) = read_u64(path, "hugetlb", &format!("hugetlb.{size}.current")) {
+            let fail_count = read_keyed(path, "hugetlb", &format!("hugetlb.{size}.events"))
+                .into_iter()
+                .find_map(|(k, v)| (k == "max").then_some(v))
+                .unwrap_or(0);
+            out.insert(
+                size,
                 HugeTlbStats {
                     usage,
                     max_usage: 0,
-                    fail_count: ev.get("max").copied().unwrap_or(0),
+                    fail_count,
                 },
             );
         }
     }
-    s
+    out
 }

@@ -245,7 +245,7 @@ pub fn merge(
 /// One line of the table.
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Row {
-    pub resource: &'static str,
+    pub resource: String,
     pub held: u64,
     pub maxheld: u64,
     pub barrier: u64,
@@ -268,7 +268,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         Some(b) if b < (1 << 62) => pages(b),
         _ => UNLIMITED,
     };
-    let mut peak = |name: &'static str, held: u64, kernel_peak: Option<u64>| {
+    let mut peak = |name: &str, held: u64, kernel_peak: Option<u64>| {
         let p = peaks.entry(name.to_string()).or_insert(0);
         *p = (*p).max(held).max(kernel_peak.unwrap_or(0));
         *p
@@ -296,7 +296,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         )
     };
     rows.push(Row {
-        resource: "kmemsize",
+        resource: "kmemsize".into(),
         held: k_held,
         maxheld: peak("kmemsize", k_held, k_peak),
         barrier: k_lim,
@@ -336,7 +336,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
     let locked = locked_kb * 1024 / PAGE;
     let (b, l) = rlimit("Max locked memory", PAGE);
     rows.push(Row {
-        resource: "lockedpages",
+        resource: "lockedpages".into(),
         held: locked,
         maxheld: peak("lockedpages", locked, None),
         barrier: b,
@@ -347,7 +347,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
     // shmpages: accounted, never limited on its own.
     let shm = pages(mstat.get("shmem").copied().unwrap_or(0));
     rows.push(Row {
-        resource: "shmpages",
+        resource: "shmpages".into(),
         held: shm,
         maxheld: peak("shmpages", shm, None),
         barrier: UNLIMITED,
@@ -363,7 +363,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         .find_map(|(k, v)| (k == "max").then_some(v))
         .unwrap_or(0);
     rows.push(Row {
-        resource: "numproc",
+        resource: "numproc".into(),
         held: n,
         maxheld: peak("numproc", n, read_u64(cg, "pids", "pids.peak")),
         barrier: n_lim,
@@ -407,7 +407,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         swfail = read_u64(cg, "memory", "memory.memsw.failcnt").unwrap_or(0);
     }
     rows.push(Row {
-        resource: "physpages",
+        resource: "physpages".into(),
         held: pages(usage),
         maxheld: peak("physpages", pages(usage), mpeak.map(pages)),
         barrier: soft,
@@ -415,7 +415,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         failcnt: mfail,
     });
     rows.push(Row {
-        resource: "swappages",
+        resource: "swappages".into(),
         held: pages(swap),
         maxheld: peak("swappages", pages(swap), swpeak.map(pages)),
         barrier: swlim,
@@ -425,7 +425,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
 
     let (b, l) = rlimit("Max open files", 1);
     rows.push(Row {
-        resource: "numfile",
+        resource: "numfile".into(),
         held: files,
         maxheld: peak("numfile", files, None),
         barrier: b,
@@ -442,7 +442,7 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
     }
     .unwrap_or(1024);
     rows.push(Row {
-        resource: "cpuunits",
+        resource: "cpuunits".into(),
         held: 0,
         maxheld: 0,
         barrier: shares,
@@ -474,14 +474,78 @@ pub fn read(cg: &Path, pids: &[i32], peaks: &mut Peaks) -> Vec<Row> {
         .find_map(|(k, v)| (k == "nr_throttled").then_some(v))
         .unwrap_or(0);
     rows.push(Row {
-        resource: "cpulimit",
+        resource: "cpulimit".into(),
         held: 0,
         maxheld: 0,
         barrier: pct,
         limit: pct,
         failcnt: throttled,
     });
+    rows.extend(hugepages(cg, &mut peak));
     rows
+}
+
+/// `hugetlb.<size>` per huge page size the hugetlb controller has for
+/// the container, in pages of that size: from its v1 hierarchy, or from
+/// the v2 files where hugetlb is on cgroup v2 (unified or hybrid).
+fn hugepages(cg: &Path, peak: &mut impl FnMut(&str, u64, Option<u64>) -> u64) -> Vec<Row> {
+    let v2 = super::speaks_v2("hugetlb");
+    let mut rows = Vec::new();
+    for size in super::hugepage_sizes() {
+        let f = |v1: &str, v2_name: &str| {
+            let name = if v2 { v2_name } else { v1 };
+            format!("hugetlb.{size}.{name}")
+        };
+        let Some(usage) = read_u64(cg, "hugetlb", &f("usage_in_bytes", "current")) else {
+            continue;
+        };
+        let page = page_bytes(&size);
+        let in_pages = |b: u64| b / page;
+        let limit = match read_u64(cg, "hugetlb", &f("limit_in_bytes", "max")) {
+            Some(b) if b < (1 << 62) => in_pages(b),
+            _ => UNLIMITED,
+        };
+        let (kernel_peak, failcnt) = if v2 {
+            let events = read_keyed(cg, "hugetlb", &f("events", "events"));
+            (
+                None,
+                events
+                    .into_iter()
+                    .find_map(|(k, v)| (k == "max").then_some(v))
+                    .unwrap_or(0),
+            )
+        } else {
+            // A reservation refused at mmap counts in rsvd.failcnt.
+            let fails = |name: &str| read_u64(cg, "hugetlb", &f(name, "")).unwrap_or(0);
+            (
+                read_u64(cg, "hugetlb", &f("max_usage_in_bytes", "")).map(in_pages),
+                fails("failcnt") + fails("rsvd.failcnt"),
+            )
+        };
+        let resource = format!("hugetlb.{size}");
+        let held = in_pages(usage);
+        rows.push(Row {
+            maxheld: peak(&resource, held, kernel_peak),
+            resource,
+            held,
+            barrier: limit,
+            limit,
+            failcnt,
+        });
+    }
+    rows
+}
+
+/// The bytes of a huge page named as hugetlb names it (`2MB`).
+fn page_bytes(size: &str) -> u64 {
+    let digits: String = size.chars().take_while(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().unwrap_or(1);
+    match &size[digits.len()..] {
+        "GB" => n << 30,
+        "MB" => n << 20,
+        "KB" => n << 10,
+        _ => n,
+    }
 }
 
 /// The table as OpenVZ printed it, one block per container.

@@ -1,5 +1,7 @@
 //! `linux.resources` written to a cgroupfs v1 cgroup directly: a write per
-//! setting into the controller's own hierarchy.
+//! setting into the controller's own hierarchy, or, for a controller that a
+//! hybrid host binds to its cgroup2 mount, into the container's cgroup
+//! there (`super::file` decides which).
 //!
 //! A libcgroups v1 manager reads /proc/self/mountinfo and /proc/self/cgroup
 //! once per controller, each through a freshly verified procfs handle,
@@ -62,16 +64,29 @@ pub fn apply(path: &Path, r: &LinuxResources, disable_oom_killer: bool) -> Resul
             bail!("linux.resources.hugepageLimits: page size {size:?} is not a power of two");
         }
         let limit = h.limit().to_string();
-        write(
-            path,
-            "hugetlb",
-            &format!("hugetlb.{size}.limit_in_bytes"),
-            &limit,
-        )?;
-        let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+        // On a hybrid host hugetlb may sit on the cgroup2 mount: v2 names.
+        let (max, rsvd) = if super::speaks_v2("hugetlb") {
+            (
+                format!("hugetlb.{size}.max"),
+                format!("hugetlb.{size}.rsvd.max"),
+            )
+        } else {
+            (
+                format!("hugetlb.{size}.limit_in_bytes"),
+                format!("hugetlb.{size}.rsvd.limit_in_bytes"),
+            )
+        };
+        write(path, "hugetlb", &max, &limit).context("linux.resources.hugepageLimits")?;
         if file(path, "hugetlb", &rsvd).exists() {
-            write(path, "hugetlb", &rsvd, &limit)?;
+            write(path, "hugetlb", &rsvd, &limit).context("linux.resources.hugepageLimits")?;
         }
+    }
+    // Keys for controllers on a hybrid host's cgroup2 mount
+    // (check_resources refused every other key before anything ran).
+    for (key, value) in r.unified().iter().flatten() {
+        let controller = key.split('.').next().unwrap_or_default();
+        write(path, controller, key, value)
+            .with_context(|| format!("linux.resources.unified.{key}"))?;
     }
     if let Some(n) = r.network() {
         if let Some(id) = n.class_id() {
@@ -231,12 +246,18 @@ fn memory(path: &Path, m: &LinuxMemory, disable_oom_killer: bool) -> Result<()> 
 
 fn block_io(path: &Path, b: &LinuxBlockIo) -> Result<()> {
     if let Some(w) = b.weight().filter(|w| *w != 0) {
-        // CFQ's file, or BFQ's where CFQ is gone (same 10..1000 scale).
-        let name = if file(path, "blkio", "blkio.weight").exists() {
-            "blkio.weight"
-        } else {
-            "blkio.bfq.weight"
-        };
+        // CFQ's file, or BFQ's where CFQ is gone (same 10..1000 scale);
+        // a kernel with neither scheduler weighs no groups at all.
+        let name = ["blkio.weight", "blkio.bfq.weight"]
+            .into_iter()
+            .find(|n| file(path, "blkio", n).exists())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "linux.resources.blockIO.weight: this host's blkio controller has no \
+                     weights (neither CFQ's blkio.weight nor BFQ's blkio.bfq.weight: no I/O \
+                     scheduler in this kernel weighs cgroups)"
+                )
+            })?;
         write(path, "blkio", name, &w.to_string())?;
     }
     // CFQ had leaf weights (the weight of a group's own tasks against its
@@ -350,12 +371,17 @@ fn write(path: &Path, controller: &str, name: &str, value: &str) -> Result<()> {
         .open(&f)
         .and_then(|mut w| w.write_all(value.as_bytes()))
         .map_err(|e| {
-            let missing = e.kind() == std::io::ErrorKind::NotFound
-                && !super::controller_available(controller);
+            let missing = e.kind() == std::io::ErrorKind::NotFound;
             let e = anyhow::Error::from(e).context(format!("write {value:?} to {}", f.display()));
-            if missing {
+            if missing && !super::controller_available(controller) {
                 e.context(format!(
                     "the {controller} controller is not mounted on this host"
+                ))
+            } else if missing && super::on_hybrid_v2(controller) {
+                e.context(format!(
+                    "the {controller} controller (on the cgroup v2 mount) is not enabled for \
+                     this cgroup: a cgroup above it holds processes, and cgroup v2 lets such \
+                     a cgroup pass on no controllers; use a cgroupsPath outside it"
                 ))
             } else {
                 e

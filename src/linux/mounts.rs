@@ -297,7 +297,8 @@ fn locked_flags(fd: &OwnedFd) -> MsFlags {
 
 /// A `cgroup` mount: on a unified host a cgroup2 mount; on v1 a tmpfs with
 /// one directory per hierarchy, each bound to the container's own cgroup
-/// (or freshly mounted when the container has its own cgroup namespace).
+/// (or freshly mounted when the container has its own cgroup namespace),
+/// and `unified` for a hybrid host's cgroup2 mount that holds controllers.
 fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     let dest = m.destination.display().to_string();
     let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
@@ -385,6 +386,11 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             }
         }
     }
+    if let Some(host_dir) = crate::cgroups::hybrid_dir(ctx.cgroup_path)
+        && host_dir.is_dir()
+    {
+        mount_hybrid_unified(m, ctx, &host_dir, flags)?;
+    }
     if flags.contains(MsFlags::MS_RDONLY) {
         let top = reopen(ctx, &m.destination)?;
         mount(
@@ -395,6 +401,48 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             None::<&str>,
         )
         .at(Step::Mount, format!("remount {dest} read-only"))?;
+    }
+    Ok(())
+}
+
+/// `<dest>/unified` on a hybrid host whose cgroup2 mount holds controllers
+/// (hugetlb on this project's machines): the container's cgroup there, as
+/// the host shows it at /sys/fs/cgroup/unified, so that the limits of
+/// those controllers can be read inside.
+fn mount_hybrid_unified(
+    m: &MountPlan,
+    ctx: &MountContext,
+    host_dir: &Path,
+    flags: MsFlags,
+) -> SetupResult<()> {
+    let sub = m.destination.join("unified");
+    let what = sub.display();
+    let t = fs::mkdir_all(ctx.root, &sub, 0o755).at(Step::Mount, &what)?;
+    if ctx.new_cgroup_ns {
+        // Rooted at the container's cgroup by its namespace. The
+        // superblock is the host's, which refuses a differing read-only
+        // flag (EBUSY): read-write first, then this mount read-only.
+        mount(
+            Some("cgroup2"),
+            fs::fd_path(&t).as_str(),
+            Some("cgroup2"),
+            flags & !MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .at(Step::Mount, format!("cgroup2 on {what}"))?;
+    } else {
+        mount(
+            Some(host_dir),
+            fs::fd_path(&t).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
+    }
+    if !flags.is_empty() {
+        let top = reopen(ctx, &sub)?;
+        remount_bind(&top, flags, &what)?;
     }
     Ok(())
 }

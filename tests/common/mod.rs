@@ -987,11 +987,30 @@ pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
+/// Whether `controller` sits on a hybrid host's cgroup2 mount
+/// (/sys/fs/cgroup/unified) instead of a v1 hierarchy: hugetlb does on
+/// this project's machines as booted; after `mount -t cgroup -o hugetlb`
+/// it is v1 again.
+pub fn on_hybrid_v2(controller: &str) -> bool {
+    !cgroup_v2()
+        && fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
+}
+
+/// Whether `controller`'s files are v2 files for test containers: on a v2
+/// host, or on a hybrid host's cgroup2 mount.
+pub fn speaks_v2(controller: &str) -> bool {
+    cgroup_v2() || on_hybrid_v2(controller)
+}
+
 /// The file of a test container's cgroup: v1 under the controller's
-/// hierarchy, v2 in the container's one directory.
+/// hierarchy, v2 in the container's one directory, or in its directory
+/// on a hybrid host's cgroup2 mount for a controller bound there.
 pub fn cg_path(controller: &str, id: &str, file: &str) -> PathBuf {
     if cgroup_v2() {
         PathBuf::from(format!("/sys/fs/cgroup{}/{file}", cgroup_rel(id)))
+    } else if on_hybrid_v2(controller) {
+        PathBuf::from(format!("/sys/fs/cgroup/unified/vzrun-test/{id}/{file}"))
     } else {
         PathBuf::from(format!(
             "/sys/fs/cgroup/{controller}/vzrun-test/{id}/{file}"
@@ -1007,12 +1026,13 @@ fn read_trimmed(p: &Path) -> String {
 }
 
 /// A value of a test container's cgroup, named by its v1 file. On a v2
-/// host the value comes from the v2 file that holds the same knob, in v1's
+/// host (or for a controller on a hybrid host's cgroup2 mount) the value
+/// comes from the v2 file that holds the same knob, in v1's
 /// form ("max" as v1's no-limit number, the freezer as FROZEN/THAWED);
 /// cpu.shares reads cpu.weight, to compare with [`shares`]. A v1 knob
 /// without a v2 counterpart panics: the test must say what v2 does.
 pub fn cg_read(controller: &str, id: &str, file: &str) -> String {
-    if !cgroup_v2() {
+    if !speaks_v2(controller) {
         return read_trimmed(&cg_path(controller, id, file));
     }
     const NO_LIMIT: &str = "9223372036854771712";

@@ -6,7 +6,6 @@
 //! bundle.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use nix::mount::MsFlags;
@@ -14,16 +13,21 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Process, Spec};
 
 use crate::linux::capabilities::CapSets;
+use crate::linux::devices::Device;
 use crate::linux::mounts::MountPlan;
+use crate::linux::namespaces::{IdMap, clone_newtime};
 use crate::linux::rlimits::Rlimit;
 
 /// The spec version this runtime implements and writes into state.
 pub const OCI_VERSION: &str = "1.3.0";
 
-/// A validated container configuration. Immutable after [`load`].
+/// A validated container configuration: everything a container's init or
+/// an exec'd process needs, resolved before anything forks. Immutable once
+/// built; the child reads only this, never the raw config.
 pub struct Plan {
     pub id: String,
     pub bundle: PathBuf,
+    /// The config as given: stored in state.json, read by hooks' states.
     pub spec: Spec,
     /// Absolute path of the root filesystem.
     pub rootfs: PathBuf,
@@ -35,15 +39,45 @@ pub struct Plan {
     /// `start` (runtime-spec: create must still work).
     pub process: Option<ProcessPlan>,
     pub sysctls: Vec<(String, String)>,
+    /// Non-empty `hostname` and `domainname`.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// The default devices and `linux.devices`, to create in /dev.
+    pub devices: Vec<Device>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    /// The hooks the child runs itself (the others run in the runtime).
+    pub hooks: ChildHooks,
+    /// Where the container's cgroup is: `cgroupsPath` resolved as runc's
+    /// cgroupfs driver does, or where systemd puts the scope.
     pub cgroup_path: PathBuf,
+    /// With `--systemd-cgroup`: the scope unit `slice:prefix:name`.
+    pub systemd_unit: Option<String>,
     /// `linux.resources` with the beancounter annotations folded in.
     pub resources: LinuxResources,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
-    /// No mount namespace in the config: where the runtime bound the rootfs
-    /// in the caller's mount table, the container's root (a chroot; set by
-    /// `create`, linux/shared_root.rs; `exec` passes it as `Launch::root`).
+    /// No mount namespace in the config: where the runtime binds the
+    /// rootfs in the caller's mount table (in the state directory), the
+    /// container's root (a chroot; linux/shared_root.rs). `exec` passes it
+    /// as `Launch::root` instead.
     pub shared_root: Option<PathBuf>,
+}
+
+/// The hooks that run inside the container, in the child.
+#[derive(Default)]
+pub struct ChildHooks {
+    pub create_container: Vec<oci_spec::runtime::Hook>,
+    pub start_container: Vec<oci_spec::runtime::Hook>,
+}
+
+/// Where the runtime will keep the container: what the plan resolves that
+/// is not in the bundle.
+pub struct Placement<'a> {
+    /// `<root>/<id>`, the state directory to be.
+    pub state_dir: &'a Path,
+    /// `--systemd-cgroup`: `cgroupsPath` names a systemd scope.
+    pub systemd_cgroup: bool,
 }
 
 /// What the container's process needs beyond the raw spec: capabilities
@@ -81,34 +115,21 @@ impl Default for Namespaces {
     }
 }
 
-/// CLONE_NEWTIME, which nix does not name (it shares its value with
-/// CSIGNAL in clone(2); only clone3 and unshare take it).
-pub fn clone_newtime() -> CloneFlags {
-    CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
-}
-
 impl Namespaces {
     pub fn has(&self, flag: CloneFlags) -> bool {
         self.new.contains(flag) || self.join.iter().any(|(f, _)| *f == flag)
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct IdMap {
-    pub container: u32,
-    pub host: u32,
-    pub size: u32,
-}
-
 /// Loads and validates `<bundle>/config.json` for container `id`.
-pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
+pub fn load(bundle: &Path, id: &str, at: &Placement) -> Result<Plan> {
     let bundle = std::fs::canonicalize(bundle)
         .with_context(|| format!("container {id}: bundle {}", bundle.display()))?;
     let config = bundle.join("config.json");
     let text = std::fs::read(&config)
         .with_context(|| format!("container {id}: read {}", config.display()))?;
     let spec = parse(&text).with_context(|| format!("container {id}: {}", config.display()))?;
-    plan(spec, bundle, id).with_context(|| format!("container {id}: {}", config.display()))
+    plan(spec, bundle, id, at).with_context(|| format!("container {id}: {}", config.display()))
 }
 
 /// Parses config.json text; a type error names the JSON path of the field.
@@ -127,7 +148,7 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
     }
 }
 
-fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
+fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
     check_version(spec.version())?;
     let root = spec.root().as_ref().context("root: missing")?;
     let rootfs = if root.path().is_absolute() {
@@ -246,14 +267,9 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         check_hooks(h)?;
     }
 
-    if let Some(p) = linux.cgroups_path()
-        && p.components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-    {
-        bail!("linux.cgroupsPath: {} must not contain \"..\"", p.display());
-    }
-    let cgroup_path = crate::cgroups::resolve(linux.cgroups_path().as_deref(), id)
-        .context("linux.cgroupsPath")?;
+    let (cgroup_path, systemd_unit) = cgroup_placement(&linux, id, at.systemd_cgroup)?;
+    let shared_root = shared_mounts.then(|| at.state_dir.join(crate::linux::shared_root::DIR));
+    let hooks = spec.hooks().clone().unwrap_or_default();
 
     let seccomp = linux
         .seccomp()
@@ -271,11 +287,51 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         rootfs_propagation,
         process,
         sysctls,
+        hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+        domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
+        devices: crate::linux::devices::plan(linux.devices().as_deref().unwrap_or(&[])),
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        hooks: ChildHooks {
+            create_container: hooks.create_container().clone().unwrap_or_default(),
+            start_container: hooks.start_container().clone().unwrap_or_default(),
+        },
         cgroup_path,
+        systemd_unit,
         resources,
-        shared_root: None,
+        shared_root,
         spec,
     })
+}
+
+/// The container's cgroup: with `--systemd-cgroup`, `cgroupsPath` names a
+/// scope (`slice:prefix:name`, `:vzrun:<id>` when empty) and systemd
+/// decides where its cgroup goes; else the path resolved as runc's
+/// cgroupfs driver does.
+fn cgroup_placement(
+    linux: &oci_spec::runtime::Linux,
+    id: &str,
+    systemd: bool,
+) -> Result<(PathBuf, Option<String>)> {
+    if systemd {
+        let unit = linux
+            .cgroups_path()
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| format!(":vzrun:{id}"));
+        let path = crate::cgroups::systemd_path(&unit)?;
+        return Ok((path, Some(unit)));
+    }
+    if let Some(p) = linux.cgroups_path()
+        && p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!("linux.cgroupsPath: {} must not contain \"..\"", p.display());
+    }
+    let path = crate::cgroups::resolve(linux.cgroups_path().as_deref(), id)
+        .context("linux.cgroupsPath")?;
+    Ok((path, None))
 }
 
 fn check_hooks(h: &oci_spec::runtime::Hooks) -> Result<()> {
@@ -353,51 +409,6 @@ pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
         caps,
         rlimits,
         user_lookup: None,
-    })
-}
-
-/// The plan for `exec`: join every namespace of the running container
-/// (through its init, user namespace first) and run `process` there.
-pub fn exec_plan(state: &crate::state::State, process: ProcessPlan) -> Result<Plan> {
-    let linux = state.config.linux().clone().unwrap_or_default();
-    let mut ns = Namespaces::default();
-    for n in linux.namespaces().iter().flatten() {
-        let file = match n.typ() {
-            LinuxNamespaceType::Mount => "mnt",
-            LinuxNamespaceType::Cgroup => "cgroup",
-            LinuxNamespaceType::Uts => "uts",
-            LinuxNamespaceType::Ipc => "ipc",
-            LinuxNamespaceType::User => "user",
-            LinuxNamespaceType::Pid => "pid",
-            LinuxNamespaceType::Network => "net",
-            LinuxNamespaceType::Time => "time",
-        };
-        let path = PathBuf::from(format!("/proc/{}/ns/{file}", state.pid));
-        ns.join.push((clone_flag(n.typ()), path));
-    }
-    ns.join
-        .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
-    // An exec'd process gets the container's seccomp profile.
-    let seccomp = linux
-        .seccomp()
-        .as_ref()
-        .map(crate::linux::seccomp::compile)
-        .transpose()?;
-    Ok(Plan {
-        seccomp,
-        id: state.id.clone(),
-        bundle: state.bundle.clone(),
-        spec: state.config.clone(),
-        rootfs: state.rootfs.clone(),
-        readonly_root: false,
-        namespaces: ns,
-        mounts: Vec::new(),
-        rootfs_propagation: MsFlags::empty(),
-        process: Some(process),
-        sysctls: Vec::new(),
-        cgroup_path: state.cgroup_path.clone(),
-        resources: LinuxResources::default(),
-        shared_root: None,
     })
 }
 
@@ -531,69 +542,9 @@ fn check_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
     bail!("is not namespaced: setting it would change the host")
 }
 
-/// Container ids become directory names: keep them to a safe alphabet.
-pub fn check_id(id: &str) -> Result<()> {
-    let mut chars = id.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
-        && id.len() <= 1024;
-    if !ok {
-        bail!("invalid container id {id:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*");
-    }
-    Ok(())
-}
-
-/// Parses a signal the way runc's `kill` does: `KILL`, `SIGKILL` or `9`.
-/// Real-time signals are numbers (`34`) or `RTMIN+3` / `RTMAX-1` (podman
-/// stops systemd containers with SIGRTMIN+3).
-pub fn parse_signal(s: &str) -> Result<i32> {
-    use nix::sys::signal::Signal;
-    let unknown = || anyhow::anyhow!("unknown signal {s:?}");
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=max).contains(&n) {
-            Ok(n)
-        } else {
-            Err(unknown())
-        };
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let rt = |base: i32, off: &str, sign: i32| -> Result<i32> {
-        let n = if off.is_empty() {
-            0
-        } else {
-            off.parse::<i32>().map_err(|_| unknown())?
-        };
-        let sig = base + sign * n;
-        if (min..=max).contains(&sig) {
-            Ok(sig)
-        } else {
-            Err(unknown())
-        }
-    };
-    if let Some(off) = name.strip_prefix("RTMIN") {
-        return rt(min, off.trim_start_matches('+'), 1);
-    }
-    if let Some(off) = name.strip_prefix("RTMAX") {
-        return rt(max, off.trim_start_matches('-'), -1);
-    }
-    Signal::from_str(&format!("SIG{name}"))
-        .map(|s| s as i32)
-        .map_err(|_| unknown())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids() {
-        assert!(check_id("abc-1.2_x+y").is_ok());
-        for bad in ["", "-x", "../x", "a/b", ".x", "a b"] {
-            assert!(check_id(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn versions() {
@@ -611,19 +562,5 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("linux.namespaces[1].type"), "{e}");
-    }
-
-    #[test]
-    fn signals() {
-        use nix::sys::signal::Signal;
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL as i32);
-        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM as i32);
-        assert_eq!(parse_signal("9").unwrap(), 9);
-        assert_eq!(parse_signal("RTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
-        assert_eq!(parse_signal("SIGRTMAX").unwrap(), libc::SIGRTMAX());
-        assert_eq!(parse_signal("37").unwrap(), 37);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
-        assert!(parse_signal("RTMIN+99").is_err());
     }
 }

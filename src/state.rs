@@ -1,6 +1,8 @@
-//! The on-disk state of containers: `<root>/<id>/state.json`, written
-//! atomically (temp file + rename), and a per-container `flock` on the
-//! directory so that concurrent `start`/`kill`/`delete` on one id are safe.
+//! The on-disk state of containers, files and locks only:
+//! `<root>/<id>/state.json`, written atomically (temp file + rename), and a
+//! per-container `flock` on the directory so that concurrent
+//! `start`/`kill`/`delete` on one id are safe. What a state means now (is
+//! the init alive, is the cgroup frozen) is `container::status`'s.
 //!
 //! The init's pid is stored with its start time (field 22 of
 //! `/proc/<pid>/stat`): a pid that was reused by another process after the
@@ -110,65 +112,6 @@ fn yes() -> bool {
     true
 }
 
-/// The JSON `vzrun state` prints: the runtime-spec's state with runc's extra
-/// fields, in runc's order.
-#[derive(Serialize)]
-pub struct StateView<'a> {
-    #[serde(rename = "ociVersion")]
-    pub oci_version: &'a str,
-    pub id: &'a str,
-    pub pid: i32,
-    pub status: &'a str,
-    pub bundle: &'a Path,
-    pub rootfs: &'a Path,
-    pub created: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<&'a std::collections::HashMap<String, String>>,
-    pub owner: &'a str,
-}
-
-impl<C: Config> State<C> {
-    /// The status as it is now, not as last written.
-    pub fn current_status(&self) -> Status {
-        if self.status == Status::Creating {
-            // Written before the init exists; a create that died leaves it
-            // behind, and `delete --force` cleans it up.
-            return Status::Creating;
-        }
-        if self.pid <= 0 || !process_matches(self.pid, self.start_time) {
-            return Status::Stopped;
-        }
-        if crate::cgroups::is_frozen(&self.cgroup_path) {
-            return Status::Paused;
-        }
-        // A `start` interrupted after the init exec'd never recorded
-        // `running`: the init no longer runs the runtime's binary then.
-        if self.status == Status::Created && !runs_own_binary(self.pid) {
-            return Status::Running;
-        }
-        self.status
-    }
-
-    /// The runtime-spec state of this container; `pid` is 0 once stopped.
-    pub fn view(&self, status: Status) -> StateView<'_> {
-        StateView {
-            oci_version: crate::spec::OCI_VERSION,
-            id: &self.id,
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.pid
-            },
-            status: status.as_str(),
-            bundle: &self.bundle,
-            rootfs: &self.rootfs,
-            created: &self.created,
-            annotations: self.config.annotations().filter(|a| !a.is_empty()),
-            owner: &self.owner,
-        }
-    }
-}
-
 /// `<root>/<id>`, held open and locked for the life of the command.
 pub struct StateDir {
     pub path: PathBuf,
@@ -199,7 +142,7 @@ impl StateDir {
 
     /// Opens and locks an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
-        crate::spec::check_id(id)?;
+        check_id(id)?;
         let path = root.join(id);
         let dir = match File::open(&path) {
             Ok(d) => d,
@@ -278,19 +221,24 @@ impl StateDir {
         self.dir.as_raw_fd()
     }
 
+    /// Removes the directory. It holds only files: a subdirectory (a
+    /// container's rootfs bind, linux/shared_root.rs) is removed with
+    /// rmdir, never recursively, so that a mount still there stops the
+    /// removal instead of it recursing into the container's files.
     pub fn remove(self) -> Result<()> {
-        // A rootfs still bound here (linux/shared_root.rs) must stop the
-        // removal: it would recurse into the container's files. rmdir
-        // fails on a mount point.
-        let bound = self.path.join(crate::linux::shared_root::DIR);
-        match std::fs::remove_dir(&bound) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("remove {}", bound.display()));
+        for e in std::fs::read_dir(&self.path)
+            .with_context(|| format!("read {}", self.path.display()))?
+            .flatten()
+        {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir(e.path())
+                    .with_context(|| format!("remove {}", e.path().display()))?;
+            } else {
+                std::fs::remove_file(e.path())
+                    .with_context(|| format!("remove {}", e.path().display()))?;
             }
-            _ => {}
         }
-        std::fs::remove_dir_all(&self.path)
-            .with_context(|| format!("remove {}", self.path.display()))
+        std::fs::remove_dir(&self.path).with_context(|| format!("remove {}", self.path.display()))
     }
 }
 
@@ -312,13 +260,13 @@ fn load_file<C: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<Sta
 /// Reads a container's state without taking its lock: state.json is replaced
 /// atomically, so a reader never sees half a file.
 pub fn read(root: &Path, id: &str) -> Result<State> {
-    crate::spec::check_id(id)?;
+    check_id(id)?;
     load_file(&root.join(id), id)
 }
 
 /// [`read`] without parsing the config beyond its annotations.
 pub fn read_summary(root: &Path, id: &str) -> Result<State<Annotations>> {
-    crate::spec::check_id(id)?;
+    check_id(id)?;
     load_file(&root.join(id), id)
 }
 
@@ -338,37 +286,16 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// The start time of a process (clock ticks since boot) and whether it is
-/// still running, i.e. neither a zombie nor gone.
-pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: parse after the
-    // last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?;
-    // `rest` starts at field 3 (state); start time is field 22.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((start, state != "Z" && state != "X"))
-}
-
-/// Whether `pid` still runs the runtime's binary: compared by inode, since
-/// the init's view of the path (a bind mount in another mount namespace)
-/// is not ours.
-fn runs_own_binary(pid: i32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata(format!("/proc/{pid}/exe")),
-        std::fs::metadata("/proc/self/exe"),
-    ) {
-        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
-        // Unreadable: trust what was recorded.
-        _ => true,
+/// Container ids become directory names: keep them to a safe alphabet.
+pub fn check_id(id: &str) -> Result<()> {
+    let mut chars = id.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+        && id.len() <= 1024;
+    if !ok {
+        bail!("invalid container id {id:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*");
     }
-}
-
-fn process_matches(pid: i32, start_time: u64) -> bool {
-    matches!(process_start_time(pid), Some((t, true)) if t == start_time)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -376,8 +303,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_start_time_is_readable() {
-        let (t, alive) = process_start_time(std::process::id() as i32).unwrap();
-        assert!(t > 0 && alive);
+    fn ids() {
+        assert!(check_id("abc-1.2_x+y").is_ok());
+        for bad in ["", "-x", "../x", "a/b", ".x", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -381,9 +381,12 @@ fn beancounters_show_memory_and_pids_failures() {
     b.config_mut()["linux"]["resources"]["pids"] = json!({"limit": 8});
     // The allocation runs in a subshell (killed by the OOM killer); then a
     // subshell starts more sleeps than the pids limit allows (busybox sh
-    // gives up at the first fork that fails).
+    // gives up at the first fork that fails). The subshell offers itself to
+    // the OOM killer first: while a killed allocator's memory is not yet
+    // freed, the killer may strike again, and it must not pick the shell
+    // that writes /tmp/done (seen once under load).
     b.set_sh(
-        "(x=$(head -c 67108864 /dev/zero | tr '\\0' x)); \
+        "(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr '\\0' x)); \
          (for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1000 & done) 2>/dev/null; echo > /tmp/done; exec sleep 1000",
     );
     env.create(&id, &b);

@@ -52,14 +52,6 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// The cgroup a container's state records: a systemd scope or a path.
-    pub fn of(state: &crate::state::State) -> Result<Cgroup> {
-        match &state.systemd_unit {
-            Some(unit) => Cgroup::systemd(unit, &state.id),
-            None => Ok(Cgroup::new(&state.cgroup_path, &state.id)),
-        }
-    }
-
     /// A transient scope unit made through systemd (`--systemd-cgroup`),
     /// for `cgroupsPath` as `slice:prefix:name`; systemd creates the
     /// cgroup when the first process joins, and removes it when the unit

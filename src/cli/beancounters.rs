@@ -23,7 +23,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         );
     }
     let ids = if a.ids.is_empty() {
-        crate::state::list_ids(&g.root)?
+        crate::container::status::ids(&g.root)?
     } else {
         a.ids
     };
@@ -36,7 +36,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         #[derive(serde::Serialize)]
         struct Container<'a> {
             id: &'a str,
-            resources: &'a [crate::cgroups::ubc::Row],
+            resources: &'a [crate::container::stats::Row],
         }
         let v: Vec<_> = blocks
             .iter()
@@ -47,7 +47,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", crate::cgroups::ubc::format_table(&blocks));
+        print!("{}", crate::container::stats::format_table(&blocks));
     }
     Ok(0)
 }

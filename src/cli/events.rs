@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Global;
 use crate::container::stats;
-use crate::state::Status;
+use crate::container::{Live, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

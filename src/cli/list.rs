@@ -1,11 +1,10 @@
 //! `vzrun list`: runc's table, `--format json`, or `--quiet` ids.
 
-use std::os::unix::fs::MetadataExt;
-
 use anyhow::Result;
 
 use super::Global;
-use crate::state::{self, StateView};
+use crate::container::status;
+use crate::container::{Live, OciState};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,16 +18,8 @@ pub struct Args {
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
     let mut rows = Vec::new();
-    for id in state::list_ids(&g.root)? {
-        // A container being created or deleted right now has no readable
-        // state; runc skips those too.
-        let Ok(s) = state::read_summary(&g.root, &id) else {
-            continue;
-        };
-        let owner = std::fs::metadata(g.root.join(&id))
-            .map(|m| user_name(m.uid()))
-            .unwrap_or_default();
-        rows.push((s, owner));
+    for (s, uid) in status::list(&g.root)? {
+        rows.push((s, uid.map(user_name).unwrap_or_default()));
     }
     if a.quiet {
         for (s, _) in &rows {
@@ -37,12 +28,11 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         return Ok(0);
     }
     if a.format == "json" {
-        let views: Vec<StateView> = rows
+        let views: Vec<OciState> = rows
             .iter()
-            .map(|(s, owner)| {
-                let mut v = s.view(s.current_status());
-                v.owner = owner;
-                v
+            .map(|(s, owner)| OciState {
+                owner: Some(owner),
+                ..OciState::of(s, s.current_status())
             })
             .collect();
         if views.is_empty() {
@@ -56,7 +46,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
     for (s, owner) in &rows {
         let status = s.current_status();
-        let v = s.view(status);
+        let v = OciState::of(s, status);
         table.push([
             s.id.clone(),
             v.pid.to_string(),

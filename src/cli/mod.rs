@@ -43,7 +43,7 @@ pub struct Cli {
 #[derive(clap::Args, Debug)]
 pub struct Global {
     /// Root directory for container state
-    #[arg(long, global = true, default_value = crate::state::DEFAULT_ROOT)]
+    #[arg(long, global = true, default_value = crate::container::DEFAULT_ROOT)]
     pub root: PathBuf,
 
     /// Log file (default: stderr)
@@ -132,10 +132,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         <Cli as clap::CommandFactory>::command().print_help()?;
         return Ok(0);
     };
-    // Commands whose code runs inside a container run from a sealed copy
-    // of the binary (CVE-2019-5736).
+    // Commands whose code runs inside a container run from a read-only
+    // bind of the binary (CVE-2019-5736).
     if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
-        crate::process::sealed::ensure()?;
+        crate::container::reexec_from_readonly_binary()?;
     }
     if let Some(r) = &g.rootless
         && !matches!(r.as_str(), "true" | "false" | "auto")
@@ -180,5 +180,5 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 pub fn print_version() {
     println!("vzrun version {}", env!("CARGO_PKG_VERSION"));
     println!("commit: {}", env!("VZRUN_COMMIT"));
-    println!("spec: {}", crate::spec::OCI_VERSION);
+    println!("spec: {}", crate::container::OCI_VERSION);
 }

@@ -10,7 +10,6 @@
 use anyhow::{Context, Result, bail};
 
 use super::Global;
-use crate::cgroups::Cgroup;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,8 +24,7 @@ pub struct Args {
 }
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
-    let state = crate::state::read(&g.root, &a.id)?;
-    let pids = Cgroup::of(&state)?.pids()?;
+    let pids = crate::container::stats::pids(&g.root, &a.id)?;
     match a.format.as_str() {
         "json" => {
             println!("{}", serde_json::to_string(&pids)?);

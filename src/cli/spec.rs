@@ -40,7 +40,7 @@ pub fn run(_g: &Global, a: Args) -> Result<i32> {
 pub fn default_spec() -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     json!({
-        "ociVersion": crate::spec::OCI_VERSION,
+        "ociVersion": crate::container::OCI_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use super::Global;
+use crate::container::Live;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -11,8 +12,8 @@ pub struct Args {
 }
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
-    let state = crate::state::read(&g.root, &a.id)?;
-    let view = state.view(state.current_status());
+    let state = crate::container::status::read(&g.root, &a.id)?;
+    let view = crate::container::OciState::of(&state, state.current_status());
     println!("{}", serde_json::to_string_pretty(&view)?);
     Ok(0)
 }

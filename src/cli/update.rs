@@ -74,7 +74,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         let (res, val) = u.split_once('=').with_context(|| {
             format!("container {id}: --ubc {u:?}: expected RESOURCE=BARRIER:LIMIT")
         })?;
-        let s = crate::cgroups::ubc::parse(res, val)
+        let s = crate::container::update::parse_ubc(res, val)
             .with_context(|| format!("container {id}: --ubc {u:?}"))?;
         beancounters.insert(res.to_string(), s);
     }

@@ -8,17 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::waitpid;
-use nix::unistd::Pid;
 
 use super::hook_state;
 use crate::cgroups::Cgroup;
 use crate::linux::{hooks, shared_root};
-use crate::process::init::Role;
-use crate::process::launch::{self, Launch};
-use crate::process::sync::{Channel, StartListener, ToInit};
-use crate::spec::{self, Plan};
+use crate::process::launch::{self, Launch, Role};
+use crate::process::protocol::{RuntimeEnd, StartListener};
+use crate::process::spawn::Children;
+use crate::spec::{self, Placement, Plan};
 use crate::state::{START_SOCKET, State, StateDir, Status};
 
 pub struct CreateOpts<'a> {
@@ -48,35 +45,23 @@ pub enum Mode {
 pub struct Created {
     pub dir: StateDir,
     pub state: State,
-    /// The sync channel to the init; `run` sends Start over it.
-    pub chan: Channel,
+    /// The runtime's end of the protocol; `run` starts the init over it.
+    pub end: RuntimeEnd,
     /// For a terminal in the foreground: where the pty master arrives.
     pub pty_socket: Option<OwnedFd>,
 }
 
 pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     let id = o.id;
-    spec::check_id(id)?;
-    let mut plan = spec::load(o.bundle, id)?;
-    // With the systemd driver cgroupsPath names a scope unit, and systemd
-    // decides where its cgroup goes.
-    let (cgroup_path, systemd_unit) = if o.systemd_cgroup {
-        let unit = plan
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_ref())
-            .map(|p| p.display().to_string())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| format!(":vzrun:{id}"));
-        let path = crate::cgroups::systemd_path(&unit).with_context(|| {
-            format!("container {id}: {}", o.bundle.join("config.json").display())
-        })?;
-        (path, Some(unit))
-    } else {
-        (plan.cgroup_path.clone(), None)
-    };
-    plan.cgroup_path = cgroup_path.clone();
+    crate::state::check_id(id)?;
+    let plan = spec::load(
+        o.bundle,
+        id,
+        &Placement {
+            state_dir: &o.root.join(id),
+            systemd_cgroup: o.systemd_cgroup,
+        },
+    )?;
     if let Some(f) = &plan.seccomp {
         crate::logging::debug(format!(
             "container {id}: seccomp filter of {} instructions",
@@ -90,20 +75,17 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     let (console, pty_socket) = console(terminal, o.console_socket, o.foreground)
         .with_context(|| format!("container {id}"))?;
     let dir = StateDir::create(o.root, id)?;
-    if !plan.namespaces.has(nix::sched::CloneFlags::CLONE_NEWNS) {
-        plan.shared_root = Some(dir.path.join(shared_root::DIR));
-    }
-    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&cgroup_path);
+    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
     if cgroup_busy {
         let _ = dir.remove();
         bail!(
             "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
-            cgroup_path.display()
+            plan.cgroup_path.display()
         );
     }
-    let cgroup = match &systemd_unit {
+    let cgroup = match &plan.systemd_unit {
         Some(unit) => Cgroup::systemd(unit, id),
-        None => Ok(Cgroup::new(&cgroup_path, id)),
+        None => Ok(Cgroup::new(&plan.cgroup_path, id)),
     };
     let cgroup = match cgroup {
         Ok(c) => c,
@@ -123,16 +105,16 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         rootfs: plan.rootfs.clone(),
         created: crate::logging::rfc3339(SystemTime::now(), true),
         owner: String::new(),
-        cgroup_path,
+        cgroup_path: plan.cgroup_path.clone(),
         cgroup_owned: !cgroup_exists,
-        systemd_unit,
+        systemd_unit: plan.systemd_unit.clone(),
         new_keyring: !o.no_new_keyring,
         shared_root: false,
         config: plan.spec.clone(),
     };
     let mut l = Launching {
         state,
-        started: Vec::new(),
+        children: Children::default(),
         hooks_ran: false,
     };
     let result = dir
@@ -140,21 +122,21 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         .and_then(|()| build(o, mode, &plan, &dir, &cgroup, console, &mut l));
     let Launching {
         state,
-        started,
+        mut children,
         hooks_ran,
     } = l;
     match result {
-        Ok(chan) => Ok(Created {
-            dir,
-            state,
-            chan,
-            pty_socket,
-        }),
+        Ok(end) => {
+            children.keep();
+            Ok(Created {
+                dir,
+                state,
+                end,
+                pty_socket,
+            })
+        }
         Err(e) => {
-            for pid in started.iter().rev() {
-                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-                let _ = waitpid(Pid::from_raw(*pid), None);
-            }
+            children.kill_all();
             if state.shared_root
                 && let Err(me) = shared_root::release(&dir.path.join(shared_root::DIR))
             {
@@ -186,8 +168,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
 /// undo.
 struct Launching {
     state: State,
-    /// Our children that may still be alive, to kill and reap.
-    started: Vec<i32>,
+    children: Children,
     hooks_ran: bool,
 }
 
@@ -199,7 +180,7 @@ fn build(
     cgroup: &Cgroup,
     console: Option<OwnedFd>,
     l: &mut Launching,
-) -> Result<Channel> {
+) -> Result<RuntimeEnd> {
     if let Some(at) = &plan.shared_root {
         // Recorded first: a crash after the bind leaves it findable.
         l.state.shared_root = true;
@@ -214,7 +195,7 @@ fn build(
         ),
         Mode::Run => None,
     };
-    let (chan, pid) = launch::spawn(
+    let (end, pid) = launch::spawn(
         Launch {
             plan,
             role: Role::Init,
@@ -227,7 +208,7 @@ fn build(
             seccomp_listener: launch::seccomp_listener(plan)?,
             root: None,
         },
-        &mut l.started,
+        &mut l.children,
     )?;
 
     cgroup.join(pid)?;
@@ -245,11 +226,9 @@ fn build(
     {
         super::set_oom_score_adj(pid, adj)?;
     }
-    chan.send(&ToInit::Continue)
-        .context("start the container's init")?;
 
     let hooks_ran = &mut l.hooks_ran;
-    let init_pid = launch::until_ready(&chan, plan, pid, &mut l.started, &mut |init_pid| {
+    let init_pid = launch::until_ready(&end, plan, pid, &mut l.children, &mut |init_pid| {
         *hooks_ran = true;
         // The runtime environment exists by now (the hooks' precondition),
         // so the state says created, as crun and runtime-tools expect.
@@ -263,7 +242,7 @@ fn build(
         Ok(state)
     })?;
 
-    let (start_time, _) = crate::state::process_start_time(init_pid)
+    let (start_time, _) = super::status::process_start_time(init_pid)
         .context("the container's init exited during setup")?;
     l.state.pid = init_pid;
     l.state.start_time = start_time;
@@ -274,10 +253,9 @@ fn build(
         write_pid_file(p, init_pid)?;
     }
     if mode == Mode::Create {
-        chan.send(&ToInit::Created)
-            .context("tell the init it is created")?;
+        end.created()?;
     }
-    Ok(chan)
+    Ok(end)
 }
 
 /// Where the process's pty master goes: the `--console-socket`, or, for a

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use nix::sys::signal::Signal;
 
+use super::Live;
 use super::{destroy, kill::signal_init, wait_gone};
-use crate::cgroups::Cgroup;
 use crate::state::{NotExist, StateDir, Status};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
@@ -32,7 +32,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         _ if force => {
             let _ = signal_init(state.pid, state.start_time, libc::SIGKILL);
-            if let Ok(c) = Cgroup::of(&state) {
+            if let Ok(c) = super::cgroup_of(&state) {
                 for pid in c.pids().unwrap_or_default() {
                     let _ =
                         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);

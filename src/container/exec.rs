@@ -4,21 +4,22 @@
 //! container's cgroup, and gets the container's process settings unless the
 //! command line or `--process` overrides them, as runc does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::waitpid;
-use nix::unistd::Pid;
-use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxCapabilities, LinuxNamespaceType, LinuxResources, Process,
+};
 
+use super::Live;
 use super::create::{console, write_pid_file};
 use super::foreground::{self, Signals};
 use crate::linux::tty;
-use crate::process::init::Role;
-use crate::process::launch::{self, Launch};
-use crate::process::sync::{ToInit, ToParent};
-use crate::spec;
+use crate::process::launch::{self, Launch, Role};
+use crate::process::spawn::Children;
+use crate::spec::{self, ChildHooks, Namespaces, Plan, ProcessPlan};
 use crate::state::{self, Status};
 
 pub struct ExecOpts<'a> {
@@ -62,7 +63,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         None => format!("exec in container {id}"),
     })?;
     pp.user_lookup = user_lookup;
-    let plan = spec::exec_plan(&state, pp)?;
+    let plan = exec_plan(&state, pp)?;
     let cgroup_path = match o.cgroup {
         Some(sub) => {
             let path = sub_cgroup(&state.cgroup_path, sub)?;
@@ -87,9 +88,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         signals.block()?;
     }
 
-    let mut started = Vec::new();
+    let mut children = Children::default();
     let result = (|| -> Result<i32> {
-        let (chan, pid) = launch::spawn(
+        let (end, pid) = launch::spawn(
             Launch {
                 plan: &plan,
                 role: Role::Exec,
@@ -102,7 +103,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 seccomp_listener: launch::seccomp_listener(&plan)?,
                 root: shared_root(&state, &o.root.join(id))?,
             },
-            &mut started,
+            &mut children,
         )?;
         crate::cgroups::enter(&cgroup_path, pid).with_context(|| format!("container {id}"))?;
         // Not the caller's (a shim's is near -1000): the process's own, as
@@ -110,9 +111,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         if let Some(adj) = process.oom_score_adj() {
             super::set_oom_score_adj(pid, adj)?;
         }
-        chan.send(&ToInit::Continue)
-            .context("start the exec process")?;
-        let pid = launch::until_ready(&chan, &plan, pid, &mut started, &mut |_| {
+        let pid = launch::until_ready(&end, &plan, pid, &mut children, &mut |_| {
             bail!("internal: an exec process asked for create hooks")
         })?;
         // The exec'd process's state, for a seccomp agent.
@@ -120,25 +119,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             pid,
             ..state.clone()
         };
-        let hook_state = super::saved_hook_state(&exec_state, Status::Running);
-        chan.send(&ToInit::Start { state: hook_state })?;
-        match chan.recv::<ToParent>()? {
-            None => {}
-            Some(ToParent::Failed(e)) => return Err(e.into()),
-            Some(other) => bail!("unexpected message {other:?}"),
-        }
+        end.start(super::saved_hook_state(&exec_state, Status::Running))?;
         Ok(pid)
     })();
     let pid = match result {
         Ok(pid) => pid,
         Err(e) => {
-            for p in started.iter().rev() {
-                let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
-                let _ = waitpid(Pid::from_raw(*p), None);
-            }
+            children.kill_all();
             return Err(e.context(format!("exec in container {id}")));
         }
     };
+    // Nobody would know about a process whose exec was reported failed:
+    // it stays ours to kill until the wait or --detach takes it over.
     let after_start = (|| -> Result<i32> {
         if let Some(f) = o.pid_file {
             write_pid_file(f, pid)?;
@@ -152,10 +144,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         };
         foreground::wait(pid, &signals, pty)
     })();
-    if after_start.is_err() {
-        // Nobody would know about a process whose exec was reported failed.
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let _ = waitpid(Pid::from_raw(pid), None);
+    // Reaped by the foreground wait, or left running with --detach.
+    match &after_start {
+        Ok(_) => children.keep(),
+        Err(_) => children.kill_all(),
     }
     after_start.with_context(|| format!("exec in container {id}"))
 }
@@ -298,4 +290,57 @@ fn shared_root(
     crate::linux::shared_root::open(&state_dir.join(crate::linux::shared_root::DIR))
         .map(Some)
         .with_context(|| format!("container {}", state.id))
+}
+
+/// The plan for `exec`: join every namespace of the running container
+/// (through its init, user namespace first) and run `process` there; none
+/// of the container's own setup.
+fn exec_plan(state: &state::State, process: ProcessPlan) -> Result<Plan> {
+    let linux = state.config.linux().clone().unwrap_or_default();
+    let mut ns = Namespaces::default();
+    for n in linux.namespaces().iter().flatten() {
+        let file = match n.typ() {
+            LinuxNamespaceType::Mount => "mnt",
+            LinuxNamespaceType::Cgroup => "cgroup",
+            LinuxNamespaceType::Uts => "uts",
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::User => "user",
+            LinuxNamespaceType::Pid => "pid",
+            LinuxNamespaceType::Network => "net",
+            LinuxNamespaceType::Time => "time",
+        };
+        let path = PathBuf::from(format!("/proc/{}/ns/{file}", state.pid));
+        ns.join.push((spec::clone_flag(n.typ()), path));
+    }
+    ns.join
+        .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+    // An exec'd process gets the container's seccomp profile.
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(crate::linux::seccomp::compile)
+        .transpose()?;
+    Ok(Plan {
+        seccomp,
+        id: state.id.clone(),
+        bundle: state.bundle.clone(),
+        spec: state.config.clone(),
+        rootfs: state.rootfs.clone(),
+        readonly_root: false,
+        namespaces: ns,
+        mounts: Vec::new(),
+        rootfs_propagation: MsFlags::empty(),
+        process: Some(process),
+        sysctls: Vec::new(),
+        hostname: None,
+        domainname: None,
+        devices: Vec::new(),
+        masked_paths: Vec::new(),
+        readonly_paths: Vec::new(),
+        hooks: ChildHooks::default(),
+        cgroup_path: state.cgroup_path.clone(),
+        systemd_unit: state.systemd_unit.clone(),
+        resources: LinuxResources::default(),
+        shared_root: None,
+    })
 }

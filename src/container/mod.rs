@@ -1,7 +1,8 @@
 //! Lifecycle operations, one file each, called by the CLI: `create`,
 //! `start`, `kill`, `delete`, the foreground wait of `run`, `exec`,
 //! `update`, `pause`/`resume`, and the readers behind `events` and
-//! `beancounters`. This module holds what they share: the hook state and
+//! `beancounters`; `status` says what a recorded container is now. This
+//! module holds what they share: the hook state, the recorded cgroup, and
 //! tearing a container down.
 
 pub mod create;
@@ -13,58 +14,56 @@ pub mod pause;
 pub mod run;
 pub mod start;
 pub mod stats;
+pub mod status;
 pub mod update;
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::cgroups::Cgroup;
 use crate::linux::hooks;
-use crate::spec::{OCI_VERSION, Plan};
-use crate::state::{State, StateDir, Status};
+use crate::spec::Plan;
+use crate::state::{State, StateDir};
+pub use status::{Live, OciState};
 
-/// The runtime-spec state that hooks read on stdin.
+// What the CLI needs from the floors below, so that it talks to this
+// module only.
+pub use crate::process::readonly_exe::ensure as reexec_from_readonly_binary;
+pub use crate::spec::OCI_VERSION;
+pub use crate::state::{DEFAULT_ROOT, Status};
+
+/// The runtime-spec state that hooks read on stdin, for a container being
+/// created.
 pub fn hook_state(plan: &Plan, pid: i32, status: Status) -> String {
-    state_json(
+    OciState::for_hook(
         &plan.id,
         pid,
         status,
         &plan.bundle,
         plan.spec.annotations().as_ref(),
     )
+    .to_json()
 }
 
-fn state_json(
-    id: &str,
-    pid: i32,
-    status: Status,
-    bundle: &std::path::Path,
-    annotations: Option<&std::collections::HashMap<String, String>>,
-) -> String {
-    let mut v = serde_json::json!({
-        "ociVersion": OCI_VERSION,
-        "id": id,
-        "status": status.as_str(),
-        "pid": pid,
-        "bundle": bundle,
-    });
-    if let Some(a) = annotations.filter(|a| !a.is_empty()) {
-        v["annotations"] = serde_json::json!(a);
-    }
-    v.to_string()
-}
-
+/// The same for a recorded container.
 pub fn saved_hook_state(state: &State, status: Status) -> String {
-    state_json(
+    OciState::for_hook(
         &state.id,
         state.pid,
         status,
         &state.bundle,
         state.config.annotations().as_ref(),
     )
+    .to_json()
+}
+
+/// The cgroup a container's state records: a systemd scope or a path.
+pub fn cgroup_of(state: &State) -> Result<Cgroup> {
+    match &state.systemd_unit {
+        Some(unit) => Cgroup::systemd(unit, &state.id),
+        None => Ok(Cgroup::new(&state.cgroup_path, &state.id)),
+    }
 }
 
 /// Removes a stopped container: its mounts in the caller's table (no mount
@@ -77,7 +76,7 @@ pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
             .with_context(|| format!("container {}", state.id))?;
     }
     if state.cgroup_owned {
-        Cgroup::of(state)
+        cgroup_of(state)
             .and_then(|c| c.remove())
             .with_context(|| format!("container {}", state.id))?;
     }
@@ -97,22 +96,13 @@ pub fn run_poststop(state: &State) {
 
 /// Waits until `pid` (not necessarily our child) has exited, up to `limit`.
 pub fn wait_gone(pid: i32, limit: Duration) -> Result<()> {
-    // SAFETY: pidfd_open takes integers and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        // Already gone (ESRCH) is what we wait for.
+    // Already gone (ESRCH) is what we wait for.
+    let Ok(fd) = crate::linux::pidfd::open(pid) else {
         return Ok(());
-    }
-    // SAFETY: a fresh descriptor from pidfd_open, owned by us alone.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
-    match poll(
-        &mut fds,
-        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-    ) {
-        Ok(n) if n > 0 => Ok(()),
-        Ok(_) => bail!("process {pid} did not exit within {limit:?}"),
+    };
+    match crate::linux::pidfd::wait_exit(&fd, limit) {
+        Ok(true) => Ok(()),
+        Ok(false) => bail!("process {pid} did not exit within {limit:?}"),
         Err(e) => Err(e).context("poll pidfd"),
     }
 }

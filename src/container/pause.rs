@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::cgroups::Cgroup;
+use super::Live;
 use crate::state::{StateDir, Status};
 
 pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
@@ -24,7 +24,7 @@ pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
             want.as_str()
         );
     }
-    Cgroup::of(&state)?.freeze(frozen)?;
+    super::cgroup_of(&state)?.freeze(frozen)?;
     // A created container that is paused and resumed is still created.
     if status != Status::Created {
         state.status = next;
@@ -37,7 +37,7 @@ pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
 /// processes can die (v1 freezer tasks only act on signals once thawed).
 pub fn thaw_to_die(state: &crate::state::State) {
     if crate::cgroups::is_frozen(&state.cgroup_path)
-        && let Ok(c) = Cgroup::of(state)
+        && let Ok(c) = super::cgroup_of(state)
         && let Err(e) = c.freeze(false)
     {
         crate::logging::warn(format!("container {}: thaw: {e:#}", state.id));

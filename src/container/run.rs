@@ -3,13 +3,12 @@
 //! container is deleted once it has stopped.
 
 use anyhow::Result;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 use super::create::{CreateOpts, Mode, create};
 use super::foreground::{self, Signals};
 use super::start::release;
 use crate::linux::tty;
+use crate::process::spawn::Children;
 
 pub struct RunOpts<'a> {
     pub create: CreateOpts<'a>,
@@ -25,25 +24,25 @@ pub fn run(o: &RunOpts) -> Result<i32> {
     }
     let c = create(&o.create, Mode::Run)?;
     let mut state = c.state;
-    if let Err(e) = release(&c.chan, &c.dir, &mut state) {
-        let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(Pid::from_raw(state.pid), None);
-        let _ = super::destroy(c.dir, &state);
-        return Err(e);
-    }
-    drop(c.chan);
-    if o.detach {
-        return Ok(0);
-    }
-    let pty = match c.pty_socket.as_ref().map(tty::recv_fd).transpose() {
-        Ok(p) => p,
+    // Until the init runs the user's process and we wait for it: a failure
+    // kills it and removes the container.
+    let mut init = Children::default();
+    init.push(state.pid);
+    let started = release(&c.end, &c.dir, &mut state)
+        .and_then(|()| c.pty_socket.as_ref().map(tty::recv_fd).transpose());
+    let pty = match started {
+        Ok(pty) => pty,
         Err(e) => {
-            let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(Pid::from_raw(state.pid), None);
+            init.kill_all();
             let _ = super::destroy(c.dir, &state);
             return Err(e);
         }
     };
+    init.keep();
+    drop(c.end);
+    if o.detach {
+        return Ok(0);
+    }
     // Other commands (kill, delete --force) must be able to act on the
     // container while we wait.
     c.dir.unlock()?;

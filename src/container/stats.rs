@@ -1,4 +1,4 @@
-//! What `events` and `beancounters` read: the container's cgroup
+//! What `events`, `ps` and `beancounters` read: the container's cgroup
 //! statistics in runc's shape, its OOM kills, and its beancounters with
 //! the peaks vzrun keeps in the state directory.
 
@@ -7,8 +7,10 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use crate::cgroups::ubc::{self, Peaks, Row};
-use crate::cgroups::{self, Cgroup};
+use super::{Live, cgroup_of};
+use crate::cgroups;
+use crate::cgroups::ubc::{self, Peaks};
+pub use crate::cgroups::ubc::{Row, format_table};
 use crate::state::{State, StateDir, Status};
 
 const PEAKS_FILE: &str = "beancounters.json";
@@ -29,7 +31,7 @@ pub fn stats_event(root: &Path, id: &str) -> Result<Value> {
     if state.current_status() == Status::Stopped {
         bail!("container {id} is not running");
     }
-    let s = Cgroup::of(&state)?.stats()?;
+    let s = cgroup_of(&state)?.stats()?;
     Ok(json!({"type": "stats", "id": id, "data": cgroups::stats::to_runc(&s)}))
 }
 
@@ -46,6 +48,12 @@ pub fn oom_kills(state: &State) -> u64 {
         .unwrap_or(0)
 }
 
+/// The processes in the container's cgroup (`ps`).
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let state = crate::state::read(root, id)?;
+    cgroup_of(&state)?.pids()
+}
+
 pub fn state(root: &Path, id: &str) -> Result<State> {
     Ok(load(root, id)?.1)
 }
@@ -54,7 +62,7 @@ pub fn state(root: &Path, id: &str) -> Result<State> {
 /// kernel peak are updated on the way.
 pub fn beancounters(root: &Path, id: &str) -> Result<Vec<Row>> {
     let (dir, state) = load(root, id)?;
-    let mut pids = Cgroup::of(&state)?.pids().unwrap_or_default();
+    let mut pids = cgroup_of(&state)?.pids().unwrap_or_default();
     // The init first: the rlimits shown are its.
     if state.current_status() != Status::Stopped {
         pids.retain(|p| *p != state.pid);

@@ -10,8 +10,10 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
+use super::Live;
+use crate::cgroups;
+pub use crate::cgroups::ubc::parse as parse_ubc;
 use crate::cgroups::ubc::{self, Setting};
-use crate::cgroups::{self, Cgroup};
 use crate::state::{StateDir, Status};
 
 pub fn update(
@@ -57,7 +59,7 @@ pub fn update(
         }
     }
 
-    let cgroup = Cgroup::of(&state)?;
+    let cgroup = super::cgroup_of(&state)?;
     let no_oom_kill = memory.disable_oom_killer().unwrap_or(false);
     if let Err(e) = cgroup.apply(&wanted, no_oom_kill) {
         if let Err(back) = cgroup.apply(&old, no_oom_kill) {

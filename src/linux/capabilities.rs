@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use nix::errno::Errno;
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
-use super::{SetupError, SetupResult, Step};
+use crate::process::protocol::{SetupError, SetupResult, Step};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CapSets {

@@ -12,7 +12,8 @@ use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, symlinkat, unlinkat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
-use super::{At, SetupError, SetupResult, Step, fs};
+use super::fs;
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// A device node to create in the container.
 #[derive(Clone, Debug)]

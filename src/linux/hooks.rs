@@ -4,12 +4,11 @@
 //! (createContainer, startContainer).
 
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use oci_spec::runtime::Hook;
 
 /// Runs `hooks` in order; the first failure stops the rest.
@@ -85,25 +84,9 @@ fn run(hook: &Hook, state: &[u8]) -> Result<()> {
 
 /// Waits up to `secs` for the process to exit, without reaping it.
 fn wait_exit(pid: i32, secs: i64) -> Result<bool> {
-    // SAFETY: pidfd_open takes integers and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("pidfd_open");
-    }
-    // SAFETY: a fresh descriptor from pidfd_open, owned by us alone.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let ms = (secs.saturating_mul(1000)).min(i32::MAX as i64) as i32;
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    loop {
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(n) => return Ok(n > 0),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).context("poll"),
-        }
-    }
+    let fd = super::pidfd::open(pid).context("pidfd_open")?;
+    let limit = std::time::Duration::from_secs(secs.max(0) as u64);
+    super::pidfd::wait_exit(&fd, limit).context("poll")
 }
 
 fn memfd(name: &str) -> Result<OwnedFd> {

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::procfs;
-use super::{At, SetupResult, Step};
+use crate::process::protocol::{At, SetupResult, Step};
 
 pub fn apply(apparmor: Option<&str>, selinux: Option<&str>) -> SetupResult<()> {
     if let Some(profile) = apparmor.filter(|p| !p.is_empty()) {

@@ -12,7 +12,7 @@ use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 
 use super::fs;
-use super::{At, SetupError, SetupResult, Step};
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// One entry of `mounts`, with its options split into flags, propagation
 /// changes and filesystem data.

@@ -7,8 +7,21 @@ use std::path::Path;
 
 use nix::sched::{CloneFlags, setns, unshare};
 
-use super::{At, SetupError, SetupResult, Step};
-use crate::spec::IdMap;
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
+
+/// One line of a user namespace's uid_map or gid_map.
+#[derive(Clone, Copy, Debug)]
+pub struct IdMap {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+/// CLONE_NEWTIME, which nix does not name (it shares its value with
+/// CSIGNAL in clone(2); only clone3 and unshare take it).
+pub fn clone_newtime() -> CloneFlags {
+    CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
+}
 
 pub fn open(path: &Path) -> SetupResult<std::fs::File> {
     std::fs::File::open(path).at(Step::JoinNamespace, path.display())
@@ -32,7 +45,7 @@ pub fn names(flags: CloneFlags) -> String {
         (CloneFlags::CLONE_NEWUTS, "uts"),
         (CloneFlags::CLONE_NEWNS, "mount"),
         (CloneFlags::CLONE_NEWCGROUP, "cgroup"),
-        (crate::spec::clone_newtime(), "time"),
+        (clone_newtime(), "time"),
     ];
     let v: Vec<&str> = all
         .iter()

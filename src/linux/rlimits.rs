@@ -4,7 +4,7 @@
 use anyhow::Result;
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
-use super::{SetupError, SetupResult, Step};
+use crate::process::protocol::{SetupError, SetupResult, Step};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Rlimit {

@@ -12,7 +12,8 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 
-use super::{At, SetupResult, Step, fs};
+use super::fs;
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// Stops the container's mounts from reaching the host (and the host's from
 /// reaching the container, per `rootfsPropagation`), then makes the rootfs a
@@ -116,7 +117,7 @@ pub fn set_root_propagation(propagation: MsFlags) -> SetupResult<()> {
 }
 
 pub fn pivot(rootfs: &Path) -> SetupResult<()> {
-    let step = |e| super::SetupError::new(Step::PivotRoot, rootfs.display()).errno(e);
+    let step = |e| SetupError::new(Step::PivotRoot, rootfs.display()).errno(e);
     let old = open(
         "/",
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -172,7 +173,7 @@ pub fn mask(path: &str) -> SetupResult<()> {
     let fd = match fs::open_in_root(root.as_fd(), Path::new(path), OFlag::O_PATH) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(super::SetupError::new(Step::MaskPath, path).errno(e)),
+        Err(e) => return Err(SetupError::new(Step::MaskPath, path).errno(e)),
     };
     let is_dir = nix::sys::stat::fstat(fd.as_raw_fd())
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -208,7 +209,7 @@ fn verified_dev_null() -> SetupResult<OwnedFd> {
         .at(Step::MaskPath, "/dev/null")?;
     let st = nix::sys::stat::fstat(fd.as_raw_fd()).at(Step::MaskPath, "/dev/null")?;
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
-        return Err(super::SetupError::new(Step::MaskPath, "/dev/null")
+        return Err(SetupError::new(Step::MaskPath, "/dev/null")
             .detail("is not the null device; refusing to mask with it"));
     }
     Ok(fd)
@@ -220,7 +221,7 @@ pub fn readonly(path: &str) -> SetupResult<()> {
     let fd = match fs::open_in_root(root.as_fd(), Path::new(path), OFlag::O_PATH) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(super::SetupError::new(Step::ReadonlyPath, path).errno(e)),
+        Err(e) => return Err(SetupError::new(Step::ReadonlyPath, path).errno(e)),
     };
     let p = fs::fd_path(&fd);
     mount(
@@ -239,7 +240,7 @@ pub fn readonly(path: &str) -> SetupResult<()> {
 /// `root.readonly`: remount `/` read-only, keeping its other flags.
 pub fn readonly_root() -> SetupResult<()> {
     let root = root_fd()?;
-    super::mounts::remount_bind(&root, MsFlags::MS_RDONLY, &"/").map_err(|e| super::SetupError {
+    super::mounts::remount_bind(&root, MsFlags::MS_RDONLY, &"/").map_err(|e| SetupError {
         step: Step::ReadonlyRoot,
         ..e
     })

@@ -27,7 +27,8 @@ use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{chdir, chroot, fchdir};
 
-use super::{At, SetupResult, Step, fs};
+use super::fs;
+use crate::process::protocol::{At, SetupResult, Step};
 
 /// The bind's name in the container's state directory.
 pub const DIR: &str = "rootfs";

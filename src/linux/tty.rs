@@ -12,7 +12,7 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::stat::Mode;
 use nix::unistd::dup2;
 
-use super::{At, SetupError, SetupResult, Step};
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// `bind_console`: a container's init also gets the pty as `/dev/console`;
 /// an exec'd process only as its stdio.

@@ -4,7 +4,7 @@
 
 use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
-use super::{At, SetupError, SetupResult, Step};
+use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
     let groups: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();

@@ -1,11 +1,18 @@
-//! The container's init: the ordered setup inside the new namespaces, then
-//! the wait for `start`, then execve of the user's process. Each line of
-//! [`setup`] is one step; its work lives in the `linux/` module of its
-//! concern. Any failure is sent to the runtime as a `SetupError` (step, path,
-//! errno) and the init exits.
+//! What the cloned child does until execve, as two flat lists of steps:
+//! [`container`] for a new container's init, [`exec`] for one more process
+//! in a running container. Each line is one step named for what it does;
+//! the work lives in the `linux/` module of its concern, and the child only
+//! reads its [`Plan`], never the raw config. The order is runc's standard
+//! init's: namespaces; the container's own setup (hostname, sysctls,
+//! mounts, devices, createContainer hooks, pivot_root, masks); the process
+//! (console, seccomp when no_new_privs is unset, rlimits, user,
+//! capabilities, cwd, the executable); the wait for start; then LSM,
+//! no_new_privs, seccomp, execve. A failed step is sent to the runtime as a
+//! `SetupError` (step, path, errno) and the child exits.
 
+use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
@@ -13,31 +20,21 @@ use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
 
+use super::protocol::{At, Go, InitEnd, SetupError, SetupResult, StartListener, Step};
 use super::spawn::{self, Forked};
-use super::sync::{Channel, StartListener, ToInit, ToParent};
 use crate::linux::mounts::MountContext;
 use crate::linux::{
-    At, SetupError, SetupResult, Step, capabilities, devices, hooks, mounts, namespaces, rootfs,
-    shared_root, tty, user,
+    capabilities, devices, hooks, lsm, mounts, namespaces, rootfs, shared_root, tty, user,
 };
 use crate::spec::{Plan, ProcessPlan};
 
-/// What the cloned process becomes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Role {
-    /// A new container's init: the whole setup, then the user's process.
-    Init,
-    /// `vzrun exec`: joins a running container's namespaces and runs one
-    /// more process in it.
-    Exec,
-}
-
+/// What the child has besides its plan: its end of the protocol and what
+/// the runtime opened for it.
 pub struct InitContext<'a> {
     pub plan: &'a Plan,
-    pub role: Role,
-    pub chan: Channel,
-    /// `vzrun create`: where `start` will connect. `None` for `vzrun run`,
-    /// which sends Start over `chan` directly.
+    pub end: InitEnd,
+    /// `vzrun create`: where `start` will connect. `None` for `vzrun run`
+    /// and `exec`, which send Start over the socketpair.
     pub start: Option<StartListener>,
     pub console: Option<OwnedFd>,
     pub no_pivot: bool,
@@ -48,18 +45,90 @@ pub struct InitContext<'a> {
     /// Give the container a session keyring of its own (unless
     /// `--no-new-keyring`), so it cannot see the runtime's keys.
     pub new_keyring: bool,
-    /// The runtime's descriptors the init must close at once: the state
+    /// The runtime's descriptors the child must close at once: the state
     /// directory's carries the container's flock, which would otherwise be
     /// held for as long as the init lives.
-    pub runtime_fds: Vec<std::os::fd::RawFd>,
+    pub runtime_fds: Vec<RawFd>,
     pub seccomp_listener: Option<OwnedFd>,
     /// For an exec'd process: the root to chroot into (see `Launch`).
     pub root: Option<OwnedFd>,
 }
 
-/// Everything execve needs, prepared before the init reports Ready, so that
-/// a missing executable fails `create`, not `start`.
-struct Launch {
+/// A new container's init. Never returns: it execs the user's process or
+/// reports why not and exits.
+pub fn container(ctx: InitContext) -> ! {
+    let end = &ctx.end;
+    let program = container_setup(&ctx).unwrap_or_else(|e| end.fail(e));
+    let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
+    let e = run_start_container_hooks(ctx.plan, &go.state)
+        .and_then(|()| exec_program(&ctx, program, &go.state))
+        .unwrap_err();
+    end.fail_after(&go, e)
+}
+
+/// The init's setup, one line per step.
+fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
+    let plan = ctx.plan;
+    close_runtime_fds(ctx);
+    ctx.end.wait_continue()?;
+    unblock_signals();
+    enter_namespaces(ctx)?;
+    fork_into_new_pid_or_time_namespace(ctx)?;
+    become_root_in_new_user_namespace(plan)?;
+    hide_from_the_container()?;
+    new_session()?;
+    join_session_keyring(ctx)?;
+    nix::sys::stat::umask(Mode::empty());
+    set_hostname_and_domainname(plan)?;
+    set_sysctls(plan)?;
+    let root = open_root(plan)?;
+    mount_all(plan, &root)?;
+    make_cwd(plan, &root)?;
+    create_devices(plan, &root)?;
+    seal_shared_root(plan, &root)?;
+    let state = ctx.end.create_hooks()?;
+    run_create_container_hooks(plan, &state)?;
+    enter_root(ctx, &root)?;
+    mask_paths(plan)?;
+    make_paths_readonly(plan)?;
+    make_root_readonly(plan)?;
+    prepare_process(ctx, true)
+}
+
+/// One more process in a running container. Never returns.
+pub fn exec(ctx: InitContext) -> ! {
+    let end = &ctx.end;
+    let program = exec_setup(&ctx).unwrap_or_else(|e| end.fail(e));
+    let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
+    let e = exec_program(&ctx, program, &go.state).unwrap_err();
+    end.fail_after(&go, e)
+}
+
+/// The exec'd process's setup, one line per step.
+fn exec_setup(ctx: &InitContext) -> SetupResult<Program> {
+    close_runtime_fds(ctx);
+    ctx.end.wait_continue()?;
+    unblock_signals();
+    // The container's processes already run: hidden before we join.
+    hide_from_the_container()?;
+    enter_namespaces(ctx)?;
+    fork_into_new_pid_or_time_namespace(ctx)?;
+    enter_shared_root(ctx)?;
+    new_session()?;
+    join_session_keyring(ctx)?;
+    prepare_process(ctx, false)
+}
+
+/// The process the child will exec, prepared before it reports Ready so
+/// that a missing executable fails `create`, not `start`.
+enum Program {
+    Ready(Exec),
+    /// config.json has no process: create succeeds, start reports it
+    /// (runtime-spec).
+    Missing,
+}
+
+struct Exec {
     /// The seccomp user-notification fd, when the filter was loaded early.
     notify_fd: Option<OwnedFd>,
     path: CString,
@@ -68,118 +137,114 @@ struct Launch {
     no_new_privs: bool,
 }
 
-/// Runs in the cloned child; never returns.
-pub fn main(ctx: InitContext) -> ! {
-    let launch = match setup(&ctx) {
-        Ok(Some(l)) => l,
-        // The first stage forked the real init and is done.
-        Ok(None) => exit(0),
-        Err(e) => fail(&ctx.chan, e),
+/// The process steps both lists end with: console (for the init also the
+/// container's /dev/console), cwd, seccomp when no_new_privs is unset,
+/// rlimits, user, capabilities, environment and the executable.
+fn prepare_process(ctx: &InitContext, init: bool) -> SetupResult<Program> {
+    let Some(pp) = &ctx.plan.process else {
+        return Ok(Program::Missing);
     };
-    let (conn, state) = match wait_for_start(&ctx) {
-        Ok(Some(s)) => s,
-        // The runtime went away before the container was created.
-        Ok(None) => exit(1),
-        Err(e) => fail(&ctx.chan, e),
-    };
-    let e = exec(&ctx, launch, &state);
-    fail(conn.as_ref().unwrap_or(&ctx.chan), e)
+    set_up_console(ctx, pp, init)?;
+    // Before the filter, which may refuse getcwd (runtime-tools' seccomp
+    // test does).
+    let cwd_reached = enter_cwd(&pp.process, true)?;
+    let notify_fd = load_seccomp_before_user_switch(ctx, pp)?;
+    for r in &pp.rlimits {
+        r.apply()?;
+    }
+    if let Some(c) = &pp.caps {
+        c.drop_bounding()?;
+        capabilities::keep_caps(true)?;
+    }
+    let (uid, gid, groups) = resolve_user(pp)?;
+    user::fix_stdio_owner(uid, pp.process.terminal().unwrap_or(false));
+    user::switch(uid, gid, &groups)?;
+    if let Some(c) = &pp.caps {
+        capabilities::keep_caps(false)?;
+        c.apply()?;
+    }
+    if !cwd_reached {
+        enter_cwd(&pp.process, false)?;
+    }
+    let u = pp.process.user();
+    nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
+    let env = environment(pp, uid);
+    let args = pp.process.args().as_ref().expect("checked by the plan");
+    let path = find_executable(&args[0], &env)?;
+    Ok(Program::Ready(Exec {
+        notify_fd,
+        path: c_string(&path)?,
+        argv: args.iter().map(|a| c_string(a)).collect::<Result<_, _>>()?,
+        envp: env.iter().map(|e| c_string(e)).collect::<Result<_, _>>()?,
+        no_new_privs: pp.process.no_new_privileges().unwrap_or(false),
+    }))
 }
 
-fn setup(ctx: &InitContext) -> SetupResult<Option<Result<Launch, SetupError>>> {
-    let plan = ctx.plan;
+/// Reports Ready and waits for the go: over the start socket for `create`,
+/// over the socketpair for `run` and `exec`.
+fn wait_for_start(ctx: &InitContext) -> SetupResult<Go> {
+    terminate_on_signals();
+    ctx.end.wait_for_start(ctx.start.as_ref(), || {
+        // A created container's init may wait for a long time: the heap
+        // that setup freed goes back to the kernel first.
+        // SAFETY: malloc_trim only returns free memory of the allocator to
+        // the kernel; no live allocation moves.
+        unsafe { libc::malloc_trim(0) };
+    })
+}
+
+/// The last steps, after the go: LSM, no_new_privs, descriptors, signals,
+/// seccomp when no_new_privs is set, the listener, execve. Returns only on
+/// failure.
+fn exec_program(ctx: &InitContext, program: Program, state: &str) -> SetupResult<Infallible> {
+    let Program::Ready(p) = program else {
+        return Err(SetupError::new(Step::Process, "").detail("config.json has no process"));
+    };
+    apply_lsm(ctx.plan)?;
+    if p.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().at(Step::NoNewPrivileges, "")?;
+    }
+    close_on_exec_from(3 + ctx.preserve_fds);
+    reset_signals();
+    let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?.or(p.notify_fd);
+    send_notify_fd(ctx, notify_fd, state)?;
+    let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).unwrap_err();
+    Err(SetupError::new(Step::Exec, p.path.to_string_lossy()).errno(e))
+}
+
+// The steps, in the order the lists take them.
+
+fn close_runtime_fds(ctx: &InitContext) {
     for fd in &ctx.runtime_fds {
         let _ = nix::unistd::close(*fd);
     }
-    expect_continue(&ctx.chan)?;
-    // The runtime's blocked signals (`run` blocks them to forward them) must
-    // not stay blocked; ignored ones (SIGPIPE) stay ignored until execve, so
-    // a hook that does not read its stdin cannot kill the init.
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // No process of the container may open our /proc entries (the
-    // runtime's binary among them) or ptrace us. An exec'd process enters a
-    // container whose processes already run, so it hides before it joins;
-    // a new container's init first writes its own /proc files (time
-    // offsets), which non-dumpable would hand to the host's root, and no
-    // other process can reach it before then.
-    if ctx.role == Role::Exec {
-        set_dumpable(false);
-    }
-    if !enter_namespaces(ctx)? {
-        return Ok(None);
-    }
-    if let Some(root) = &ctx.root {
-        shared_root::enter(root.as_fd())?;
-    }
-    set_dumpable(false);
-    if plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .at(Step::BecomeRoot, "gid 0")?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .at(Step::BecomeRoot, "uid 0")?;
-    }
-    setsid().at(Step::Console, "setsid")?;
-    // The container's own session keyring (an exec'd process joins the
-    // container's, by its name), so it never sees the caller's keys.
-    if ctx.new_keyring {
-        join_session_keyring(&plan.id)?;
-    }
-    if ctx.role == Role::Init {
-        container(ctx)?;
-    }
-
-    let Some(pp) = &plan.process else {
-        // No process: `start` reports it (runtime-spec: create succeeds).
-        return Ok(Some(Err(
-            SetupError::new(Step::Process, "").detail("config.json has no process")
-        )));
-    };
-    if pp.process.terminal().unwrap_or(false) {
-        let socket = ctx.console.as_ref().ok_or_else(|| {
-            SetupError::new(Step::Console, "").detail("process.terminal needs --console-socket")
-        })?;
-        let size = pp
-            .process
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup_console(socket, size, ctx.role == Role::Init)?;
-    }
-    // Without no_new_privs the kernel only takes a filter from a process
-    // with CAP_SYS_ADMIN: load it while we still have it, before the user
-    // and capabilities are switched (runc's order). With no_new_privs it
-    // is the last step before execve, so a profile need not allow the
-    // runtime's own setup.
-    let nnp = pp.process.no_new_privileges().unwrap_or(false);
-    // Before the filter, which may refuse getcwd (runtime-tools' seccomp
-    // test does).
-    let cwd_as_root = enter_cwd(&pp.process, true)?;
-    let mut notify_fd = None;
-    if let (Some(f), false) = (&plan.seccomp, nnp) {
-        notify_fd = f.load()?;
-    }
-    let mut launch = process(pp, cwd_as_root)?;
-    launch.notify_fd = notify_fd;
-    Ok(Some(Ok(launch)))
 }
 
-/// Enters the namespaces the clone did not create. Returns false in a first
-/// stage that forked the real init (pid and time namespaces entered by
-/// setns/unshare only apply to children) and must now exit.
-fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
+/// The runtime's blocked signals (`run` blocks them to forward them) must
+/// not stay blocked; ignored ones (SIGPIPE) stay ignored until execve, so a
+/// hook that does not read its stdin cannot kill the init.
+fn unblock_signals() {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Enters the namespaces the clone did not create: those joined by path
+/// (user namespace first), then new ones by unshare, the id maps of a new
+/// user namespace (written by the runtime), and time offsets. A cgroup
+/// namespace is made only now that the runtime has put us in the
+/// container's cgroup: it is rooted where its creator is.
+fn enter_namespaces(ctx: &InitContext) -> SetupResult<()> {
     let ns = &ctx.plan.namespaces;
     if !ctx.staged {
         if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
-            map_ids(&ctx.chan)?;
+            ctx.end.map_ids()?;
         }
-        // Only now that the runtime has put us in the container's cgroup:
-        // a cgroup namespace is rooted where its creator is.
         if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
             namespaces::create(CloneFlags::CLONE_NEWCGROUP)?;
         }
-        return Ok(true);
+        return Ok(());
     }
-    // Open every namespace first: once the mount namespace is joined, the
-    // paths would resolve in the container's /proc.
+    // Every namespace is opened first: once the mount namespace is joined,
+    // the paths would resolve in the container's /proc.
     let mut joins = Vec::with_capacity(ns.join.len());
     for (flag, path) in &ns.join {
         joins.push((*flag, namespaces::open(path)?, path));
@@ -189,7 +254,7 @@ fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
     }
     if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
         namespaces::create(CloneFlags::CLONE_NEWUSER)?;
-        map_ids(&ctx.chan)?;
+        ctx.end.map_ids()?;
     }
     let rest = ns.new - CloneFlags::CLONE_NEWUSER;
     if !rest.is_empty() {
@@ -198,127 +263,206 @@ fn enter_namespaces(ctx: &InitContext) -> SetupResult<bool> {
     if !ns.time_offsets.is_empty() {
         namespaces::write_time_offsets(&ns.time_offsets)?;
     }
-    let time = crate::spec::clone_newtime();
-    if ns.has(CloneFlags::CLONE_NEWPID) || ns.has(time) {
-        match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
-            Forked::Parent(pid) => {
-                ctx.chan.send(&ToParent::InitPid(pid)).at(Step::Sync, "")?;
-                return Ok(false);
-            }
-            // Wait until the runtime knows our pid: everything we send
-            // from here on must come after the first stage's InitPid.
-            Forked::Child => expect_continue(&ctx.chan)?,
-        }
-    }
-    Ok(true)
+    Ok(())
 }
 
-/// The container's own setup, done once by its init: hostname, sysctls,
-/// mounts, /dev, createContainer hooks, pivot_root, masked and read-only
-/// paths.
-fn container(ctx: &InitContext) -> SetupResult<()> {
-    let plan = ctx.plan;
-    let ns = &plan.namespaces;
-    nix::sys::stat::umask(Mode::empty());
+/// A pid or time namespace entered by setns/unshare applies only to
+/// children: this first stage forks the real process, reports its pid and
+/// exits; the child waits until the runtime knows it, since everything it
+/// sends must come after the first stage's report.
+fn fork_into_new_pid_or_time_namespace(ctx: &InitContext) -> SetupResult<()> {
+    let ns = &ctx.plan.namespaces;
+    if !ctx.staged || !(ns.has(CloneFlags::CLONE_NEWPID) || ns.has(namespaces::clone_newtime())) {
+        return Ok(());
+    }
+    match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
+        Forked::Parent(pid) => {
+            ctx.end.forked(pid)?;
+            spawn::exit(0)
+        }
+        Forked::Child => ctx.end.wait_continue(),
+    }
+}
 
-    if let Some(h) = plan.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+fn become_root_in_new_user_namespace(plan: &Plan) -> SetupResult<()> {
+    if !plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
+        return Ok(());
+    }
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .at(Step::BecomeRoot, "gid 0")?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).at(Step::BecomeRoot, "uid 0")
+}
+
+/// No process of the container may open our /proc entries (the runtime's
+/// binary among them) or ptrace us. A new container's init does this only
+/// after writing its own /proc files (time offsets), which non-dumpable
+/// would hand to the host's root; no other process can reach it before.
+fn hide_from_the_container() -> SetupResult<()> {
+    nix::sys::prctl::set_dumpable(false).at(Step::Dumpable, "")
+}
+
+fn new_session() -> SetupResult<()> {
+    setsid().map(drop).at(Step::Session, "")
+}
+
+/// The container's own session keyring (an exec'd process joins the
+/// container's, by its name), so it never sees the caller's keys.
+fn join_session_keyring(ctx: &InitContext) -> SetupResult<()> {
+    if !ctx.new_keyring {
+        return Ok(());
+    }
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = c_string(&ctx.plan.id)?;
+    // SAFETY: keyctl reads the NUL-terminated name during the call.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    match nix::errno::Errno::result(rc) {
+        // Kernels without keys, or seccomp'd hosts: nothing to isolate.
+        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(SetupError::new(Step::Keyring, &ctx.plan.id).errno(e)),
+    }
+}
+
+fn set_hostname_and_domainname(plan: &Plan) -> SetupResult<()> {
+    if let Some(h) = &plan.hostname {
         namespaces::set_hostname(h)?;
     }
-    if let Some(d) = plan.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+    if let Some(d) = &plan.domainname {
         namespaces::set_domainname(d)?;
     }
+    Ok(())
+}
+
+fn set_sysctls(plan: &Plan) -> SetupResult<()> {
     for (k, v) in &plan.sysctls {
         namespaces::set_sysctl(k, v)?;
     }
+    Ok(())
+}
 
-    // A mount namespace joined by path gets the container's root too, as
-    // a fresh one does (runc's behaviour; the namespace's creator chose to
-    // share it). Without one, the mounts go on the runtime's rootfs bind in
-    // the caller's table (linux/shared_root.rs).
-    let root = match &plan.shared_root {
-        Some(at) => rootfs::open_dir(at)?,
-        None => rootfs::prepare(&plan.rootfs, plan.rootfs_propagation)?,
-    };
-    let userns = ns.has(CloneFlags::CLONE_NEWUSER);
+/// The root the mounts go on: the rootfs prepared in our mount namespace,
+/// or, without one of the container's own, the runtime's rootfs bind in
+/// the caller's table (linux/shared_root.rs). A mount namespace joined by
+/// path gets the container's root too, as a fresh one does (runc's
+/// behaviour; the namespace's creator chose to share it).
+fn open_root(plan: &Plan) -> SetupResult<OwnedFd> {
+    match &plan.shared_root {
+        Some(at) => rootfs::open_dir(at),
+        None => rootfs::prepare(&plan.rootfs, plan.rootfs_propagation),
+    }
+}
+
+fn mount_all(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
     let mctx = MountContext {
         root: root.as_fd(),
         cgroup_path: &plan.cgroup_path,
-        new_cgroup_ns: ns.has(CloneFlags::CLONE_NEWCGROUP),
+        new_cgroup_ns: plan.namespaces.has(CloneFlags::CLONE_NEWCGROUP),
     };
     for m in &plan.mounts {
         mounts::mount_one(m, &mctx)?;
     }
-    if let Some(pp) = &plan.process {
-        // runc creates a missing cwd; it must exist inside the rootfs.
-        crate::linux::fs::mkdir_all(root.as_fd(), pp.process.cwd(), 0o755)
-            .at(Step::Chdir, pp.process.cwd().display())?;
-    }
+    Ok(())
+}
+
+/// runc creates a missing cwd; it must exist inside the rootfs.
+fn make_cwd(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
+    let Some(pp) = &plan.process else {
+        return Ok(());
+    };
+    let cwd = pp.process.cwd();
+    crate::linux::fs::mkdir_all(root.as_fd(), cwd, 0o755)
+        .map(drop)
+        .at(Step::Chdir, cwd.display())
+}
+
+/// The default devices and `linux.devices`, unless `/dev` is a bind of
+/// the host's.
+fn create_devices(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
     let dev_is_bind = plan
         .mounts
         .iter()
         .any(|m| m.bind && m.destination == Path::new("/dev"));
-    if !dev_is_bind {
-        let linux_devices = plan
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.devices().clone())
-            .unwrap_or_default();
-        devices::create(root.as_fd(), &devices::plan(&linux_devices), userns)?;
-        devices::symlinks(root.as_fd())?;
+    if dev_is_bind {
+        return Ok(());
     }
-    if plan.shared_root.is_some() {
-        shared_root::seal(root.as_fd())?;
-    }
+    let userns = plan.namespaces.has(CloneFlags::CLONE_NEWUSER);
+    devices::create(root.as_fd(), &plan.devices, userns)?;
+    devices::symlinks(root.as_fd())
+}
 
-    ctx.chan.send(&ToParent::CreateHooks).at(Step::Sync, "")?;
-    let state = match ctx.chan.recv::<ToInit>() {
-        Ok(Some(ToInit::HooksDone { state })) => state,
-        Ok(None) => exit(1),
-        Ok(Some(other)) => return Err(unexpected("HooksDone", other)),
-        Err(e) => return Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
-    };
-    if let Some(h) = plan
-        .spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.create_container().clone())
-    {
-        hooks::run_all("createContainer", &h, state.as_bytes())
-            .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))?;
+fn seal_shared_root(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
+    if plan.shared_root.is_none() {
+        return Ok(());
     }
+    shared_root::seal(root.as_fd())
+}
 
+fn run_create_container_hooks(plan: &Plan, state: &str) -> SetupResult<()> {
+    hooks::run_all(
+        "createContainer",
+        &plan.hooks.create_container,
+        state.as_bytes(),
+    )
+    .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))
+}
+
+/// pivot_root (or a move with `--no-pivot`) into the rootfs, with the
+/// propagation the config asked for (rootfsPropagation; rslave by
+/// default); or the chroot into the shared root.
+fn enter_root(ctx: &InitContext, root: &OwnedFd) -> SetupResult<()> {
+    let plan = ctx.plan;
     if plan.shared_root.is_some() {
-        shared_root::enter(root.as_fd())?;
+        return shared_root::enter(root.as_fd());
+    }
+    if ctx.no_pivot {
+        rootfs::move_root(&plan.rootfs)?;
     } else {
-        if ctx.no_pivot {
-            rootfs::move_root(&plan.rootfs)?;
-        } else {
-            rootfs::pivot(&plan.rootfs)?;
-        }
-        // The container's root gets the propagation the config asked for
-        // (rootfsPropagation; rslave by default).
-        rootfs::set_root_propagation(plan.rootfs_propagation)?;
+        rootfs::pivot(&plan.rootfs)?;
     }
-    let linux = plan.spec.linux().as_ref();
-    for p in linux
-        .and_then(|l| l.masked_paths().as_ref())
-        .into_iter()
-        .flatten()
-    {
+    rootfs::set_root_propagation(plan.rootfs_propagation)
+}
+
+fn mask_paths(plan: &Plan) -> SetupResult<()> {
+    for p in &plan.masked_paths {
         rootfs::mask(p)?;
     }
-    for p in linux
-        .and_then(|l| l.readonly_paths().as_ref())
-        .into_iter()
-        .flatten()
-    {
+    Ok(())
+}
+
+fn make_paths_readonly(plan: &Plan) -> SetupResult<()> {
+    for p in &plan.readonly_paths {
         rootfs::readonly(p)?;
     }
+    Ok(())
+}
+
+fn make_root_readonly(plan: &Plan) -> SetupResult<()> {
     if plan.readonly_root {
         rootfs::readonly_root()?;
     }
     Ok(())
+}
+
+/// An exec'd process in a container without a mount namespace: the chroot
+/// the init is in.
+fn enter_shared_root(ctx: &InitContext) -> SetupResult<()> {
+    match &ctx.root {
+        Some(root) => shared_root::enter(root.as_fd()),
+        None => Ok(()),
+    }
+}
+
+fn set_up_console(ctx: &InitContext, pp: &ProcessPlan, init: bool) -> SetupResult<()> {
+    if !pp.process.terminal().unwrap_or(false) {
+        return Ok(());
+    }
+    let socket = ctx.console.as_ref().ok_or_else(|| {
+        SetupError::new(Step::Console, "").detail("process.terminal needs --console-socket")
+    })?;
+    let size = pp
+        .process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    tty::setup_console(socket, size, init)
 }
 
 /// Changes to `process.cwd` and checks that it is inside the container's
@@ -341,64 +485,39 @@ fn enter_cwd(p: &oci_spec::runtime::Process, first: bool) -> SetupResult<bool> {
     Ok(true)
 }
 
-/// Rlimits, user, capabilities, cwd, umask, environment and the executable.
-fn process(pp: &ProcessPlan, cwd_as_root: bool) -> SetupResult<Launch> {
-    let p = &pp.process;
-    for r in &pp.rlimits {
-        r.apply()?;
+/// Without no_new_privs the kernel only takes a filter from a process with
+/// CAP_SYS_ADMIN: it is loaded while we still have it, before the user and
+/// capabilities are switched (runc's order).
+fn load_seccomp_before_user_switch(
+    ctx: &InitContext,
+    pp: &ProcessPlan,
+) -> SetupResult<Option<OwnedFd>> {
+    match &ctx.plan.seccomp {
+        Some(f) if !pp.process.no_new_privileges().unwrap_or(false) => f.load(),
+        _ => Ok(None),
     }
-    if let Some(c) = &pp.caps {
-        c.drop_bounding()?;
-        capabilities::keep_caps(true)?;
-    }
-    let u = p.user();
-    let (uid, gid, mut groups) = (
-        u.uid(),
-        u.gid(),
-        u.additional_gids().clone().unwrap_or_default(),
-    );
-    let (uid, gid) = match &pp.user_lookup {
-        Some(spec) => {
-            let (uid, gid, extra) = user::lookup(spec)?;
-            groups.extend(extra);
-            (uid, gid)
-        }
-        None => (uid, gid),
-    };
-    user::fix_stdio_owner(uid, p.terminal().unwrap_or(false));
-    user::switch(uid, gid, &groups)?;
-    if let Some(c) = &pp.caps {
-        capabilities::keep_caps(false)?;
-        c.apply()?;
-    }
-    if !cwd_as_root {
-        enter_cwd(p, false)?;
-    }
-    nix::sys::stat::umask(Mode::from_bits_truncate(u.umask().unwrap_or(0o022)));
+}
 
-    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+/// The user to become: `process.user`, or a name from `exec --user`
+/// looked up in the container's /etc/passwd and /etc/group.
+fn resolve_user(pp: &ProcessPlan) -> SetupResult<(u32, u32, Vec<u32>)> {
+    let u = pp.process.user();
+    let mut groups = u.additional_gids().clone().unwrap_or_default();
+    let Some(spec) = &pp.user_lookup else {
+        return Ok((u.uid(), u.gid(), groups));
+    };
+    let (uid, gid, extra) = user::lookup(spec)?;
+    groups.extend(extra);
+    Ok((uid, gid, groups))
+}
+
+/// `process.env`, with HOME from the user's passwd entry when unset.
+fn environment(pp: &ProcessPlan, uid: u32) -> Vec<String> {
+    let mut env: Vec<String> = pp.process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_of(uid)));
     }
-    let args = p.args().as_ref().expect("checked by the plan");
-    let path = find_executable(&args[0], &env)?;
-    let cstr = |s: &[u8]| {
-        CString::new(s)
-            .map_err(|_| SetupError::new(Step::Process, "").detail("NUL byte in args or env"))
-    };
-    Ok(Launch {
-        notify_fd: None,
-        path: cstr(path.as_bytes())?,
-        argv: args
-            .iter()
-            .map(|a| cstr(a.as_bytes()))
-            .collect::<Result<_, _>>()?,
-        envp: env
-            .iter()
-            .map(|e| cstr(e.as_bytes()))
-            .collect::<Result<_, _>>()?,
-        no_new_privs: p.no_new_privileges().unwrap_or(false),
-    })
+    env
 }
 
 /// Resolves the program the way execvp would, using the container's PATH.
@@ -430,153 +549,27 @@ fn find_executable(name: &str, env: &[String]) -> SetupResult<String> {
     Err(SetupError::new(Step::Executable, name).detail("executable file not found in $PATH"))
 }
 
-/// Reports Ready and waits for the go: over the start socket for `create`,
-/// over the sync channel for `run`. Returns the start connection (`None`:
-/// the sync channel), on which a failure from here on must be reported, and
-/// the state for startContainer hooks.
-fn wait_for_start(ctx: &InitContext) -> SetupResult<Option<(Option<Channel>, String)>> {
-    terminate_on_signals();
-    ctx.chan.send(&ToParent::Ready).at(Step::Sync, "")?;
-    let first = ctx
-        .chan
-        .recv::<ToInit>()
-        .map_err(|e| SetupError::new(Step::Sync, "").detail(format!("{e:#}")))?;
-    match first {
-        None => Ok(None),
-        Some(ToInit::Start { state }) => Ok(Some((None, state))),
-        Some(ToInit::Created) => {
-            // The init of a created container may wait for a long time:
-            // give the heap that setup freed back to the kernel first.
-            // SAFETY: malloc_trim only returns free memory of the allocator
-            // to the kernel; no live allocation moves.
-            unsafe { libc::malloc_trim(0) };
-            let listener = ctx
-                .start
-                .as_ref()
-                .ok_or_else(|| SetupError::new(Step::Sync, "").detail("no start socket"))?;
-            loop {
-                let conn = listener.accept().at(Step::Sync, "accept start")?;
-                match conn.recv::<ToInit>() {
-                    Ok(Some(ToInit::Start { state })) => return Ok(Some((Some(conn), state))),
-                    // A connection that says nothing useful is not a start.
-                    _ => continue,
-                }
-            }
-        }
-        Some(other) => Err(SetupError::new(Step::Sync, "").detail(format!("unexpected {other:?}"))),
-    }
+/// startContainer hooks belong to the container's start, not to exec.
+fn run_start_container_hooks(plan: &Plan, state: &str) -> SetupResult<()> {
+    hooks::run_all(
+        "startContainer",
+        &plan.hooks.start_container,
+        state.as_bytes(),
+    )
+    .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))
 }
 
-/// startContainer hooks, then execve. Returns only on failure.
-fn exec(ctx: &InitContext, launch: Result<Launch, SetupError>, state: &str) -> SetupError {
-    let launch = match launch {
-        Ok(l) => l,
-        Err(e) => return e,
-    };
-    // startContainer hooks belong to the container's start, not to exec.
-    let init = ctx.role == Role::Init;
-    if let Some(h) = ctx
-        .plan
-        .spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.start_container().clone())
-        && init
-        && let Err(e) = hooks::run_all("startContainer", &h, state.as_bytes())
-    {
-        return SetupError::new(Step::Hook, "").detail(format!("{e:#}"));
-    }
-    let p = ctx.plan.process.as_ref().map(|pp| &pp.process);
-    if let Err(e) = crate::linux::lsm::apply(
+fn apply_lsm(plan: &Plan) -> SetupResult<()> {
+    let p = plan.process.as_ref().map(|pp| &pp.process);
+    lsm::apply(
         p.and_then(|p| p.apparmor_profile().as_deref()),
         p.and_then(|p| p.selinux_label().as_deref()),
-    ) {
-        return e;
-    }
-    if launch.no_new_privs {
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return SetupError::new(Step::NoNewPrivileges, "").errno(nix::errno::Errno::last());
-        }
-    }
-    cloexec_from(3 + ctx.preserve_fds);
-    reset_signals();
-    let mut notify_fd = launch.notify_fd;
-    if let (Some(f), true) = (&ctx.plan.seccomp, launch.no_new_privs) {
-        match f.load() {
-            Ok(fd) => notify_fd = fd,
-            Err(e) => return e,
-        }
-    }
-    if let (Some(fd), Some(sock)) = (&notify_fd, &ctx.seccomp_listener)
-        && let Err(e) = send_to_listener(ctx, sock, fd, state)
-    {
-        return e;
-    }
-    drop(notify_fd);
-    let e = nix::unistd::execve(&launch.path, &launch.argv, &launch.envp).unwrap_err();
-    SetupError::new(Step::Exec, launch.path.to_string_lossy()).errno(e)
-}
-
-/// Hands the user-notification fd to the seccomp agent with the container's
-/// process state, as the runtime-spec's `listenerPath` describes.
-fn send_to_listener(
-    ctx: &InitContext,
-    sock: &OwnedFd,
-    fd: &OwnedFd,
-    state: &str,
-) -> SetupResult<()> {
-    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
-    let metadata = ctx
-        .plan
-        .seccomp
-        .as_ref()
-        .and_then(|f| f.notify.as_ref())
-        .and_then(|n| n.metadata.clone());
-    let mut msg = serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": state["pid"],
-        "state": state,
-    });
-    if let Some(m) = metadata {
-        msg["metadata"] = serde_json::Value::String(m);
-    }
-    tty::send_fd(sock, &msg.to_string(), std::os::fd::AsRawFd::as_raw_fd(fd)).map_err(|e| {
-        SetupError {
-            step: Step::Seccomp,
-            ..e
-        }
-        .detail("send the notification fd to linux.seccomp.listenerPath")
-    })
-}
-
-fn expect_continue(chan: &Channel) -> SetupResult<()> {
-    match chan.recv::<ToInit>() {
-        Ok(Some(ToInit::Continue)) => Ok(()),
-        Ok(None) => exit(1),
-        Ok(Some(other)) => Err(unexpected("Continue", other)),
-        Err(e) => Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
-    }
-}
-
-fn map_ids(chan: &Channel) -> SetupResult<()> {
-    chan.send(&ToParent::MapIds).at(Step::Sync, "")?;
-    match chan.recv::<ToInit>() {
-        Ok(Some(ToInit::MapsDone)) => Ok(()),
-        Ok(None) => exit(1),
-        Ok(Some(other)) => Err(unexpected("MapsDone", other)),
-        Err(e) => Err(SetupError::new(Step::Sync, "").detail(format!("{e:#}"))),
-    }
-}
-
-fn unexpected(wanted: &str, got: ToInit) -> SetupError {
-    SetupError::new(Step::Sync, "").detail(format!("expected {wanted}, got {got:?}"))
+    )
 }
 
 /// No descriptor of the runtime's may reach the container: everything past
 /// stdio and `--preserve-fds` is closed by execve.
-fn cloexec_from(first: u32) {
+fn close_on_exec_from(first: u32) {
     // SAFETY: close_range with integer arguments; it only sets flags.
     let rc = unsafe {
         libc::syscall(
@@ -615,6 +608,46 @@ fn reset_signals() {
     }
 }
 
+/// With no_new_privs the filter is the last step before execve, so a
+/// profile need not allow the runtime's own setup.
+fn load_seccomp_last(ctx: &InitContext, no_new_privs: bool) -> SetupResult<Option<OwnedFd>> {
+    match &ctx.plan.seccomp {
+        Some(f) if no_new_privs => f.load(),
+        _ => Ok(None),
+    }
+}
+
+/// Hands the user-notification fd to the seccomp agent with the container's
+/// process state, as the runtime-spec's `listenerPath` describes.
+fn send_notify_fd(ctx: &InitContext, fd: Option<OwnedFd>, state: &str) -> SetupResult<()> {
+    let (Some(fd), Some(sock)) = (fd, &ctx.seccomp_listener) else {
+        return Ok(());
+    };
+    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let metadata = ctx
+        .plan
+        .seccomp
+        .as_ref()
+        .and_then(|f| f.notify.as_ref())
+        .and_then(|n| n.metadata.clone());
+    let mut msg = serde_json::json!({
+        "ociVersion": crate::spec::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": state["pid"],
+        "state": state,
+    });
+    if let Some(m) = metadata {
+        msg["metadata"] = serde_json::Value::String(m);
+    }
+    tty::send_fd(sock, &msg.to_string(), std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(|e| {
+        SetupError {
+            step: Step::Seccomp,
+            ..e
+        }
+        .detail("send the notification fd to linux.seccomp.listenerPath")
+    })
+}
+
 /// While a created container waits for start, its init is pid 1 of its pid
 /// namespace, and the kernel drops signals pid 1 has no handler for: a
 /// `vzrun kill` with SIGTERM would do nothing. These handlers make the
@@ -637,33 +670,8 @@ fn terminate_on_signals() {
     }
 }
 
-fn join_session_keyring(name: &str) -> SetupResult<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name =
-        CString::new(name).map_err(|_| SetupError::new(Step::Process, "").detail("NUL in id"))?;
-    // SAFETY: keyctl reads the NUL-terminated name during the call.
-    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    match nix::errno::Errno::result(rc) {
-        // Kernels without keys, or seccomp'd hosts: nothing to isolate.
-        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
-        Err(e) => Err(SetupError::new(Step::Process, "")
-            .detail("join session keyring")
-            .errno(e)),
-    }
-}
-
-fn set_dumpable(on: bool) {
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
-}
-
-fn fail(chan: &Channel, e: SetupError) -> ! {
-    let _ = chan.send(&ToParent::Failed(e));
-    exit(1)
-}
-
-fn exit(code: i32) -> ! {
-    // SAFETY: _exit ends the process at once: no destructors or atexit
-    // handlers of the runtime run in the container's init.
-    unsafe { libc::_exit(code) }
+fn c_string(s: &str) -> SetupResult<CString> {
+    CString::new(s).map_err(|_| {
+        SetupError::new(Step::Process, "").detail(format!("NUL byte in {s:?} (args, env or id)"))
+    })
 }

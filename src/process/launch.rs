@@ -1,20 +1,31 @@
-//! The runtime's side of creating a process in a container, shared by
+//! The runtime's side of starting a process in a container, shared by
 //! `create`/`run` (a container's init) and `exec` (one more process): clone
-//! the child, then drive it through the `sync` protocol until it is Ready.
+//! the child, then answer it through the protocol until it is Ready.
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::init::{self, InitContext, Role};
-use super::spawn::{self, Forked};
-use super::sync::{Channel, StartListener, ToInit, ToParent};
+use super::init::{self, InitContext};
+use super::protocol::{self, Answers, RuntimeEnd, StartListener};
+use super::spawn::{self, Children, Forked};
 use crate::linux::namespaces;
 use crate::spec::Plan;
 
+/// What the cloned process becomes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    /// A new container's init: the whole setup, then the user's process.
+    Init,
+    /// `vzrun exec`: joins a running container's namespaces and runs one
+    /// more process in it.
+    Exec,
+}
+
+/// How to start the child: everything it needs besides the plan.
 pub struct Launch<'a> {
     pub plan: &'a Plan,
     pub role: Role,
@@ -33,25 +44,25 @@ pub struct Launch<'a> {
     pub root: Option<OwnedFd>,
 }
 
-/// Clones the child, which then waits for `ToInit::Continue`. Returns our
-/// end of the sync channel and the child's pid, also pushed to `started`.
-pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
+/// Clones the child, which then waits for [`RuntimeEnd::go`]. Returns our
+/// end of the protocol and the child's pid, also pushed to `children`.
+pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
     // Before the child exists, so that it inherits the host's procfs and
     // never looks /proc up inside a mount namespace its config shaped.
     crate::linux::procfs::pin().context("open the host's /proc")?;
-    let (chan, child_chan) = Channel::pair()?;
+    let (runtime_end, init_end) = protocol::pair()?;
     let ns = &l.plan.namespaces;
     // The common case creates every namespace in the clone itself; joining
     // by path or offsetting time needs setns/unshare in the child first. A
     // cgroup namespace is rooted at the cgroup its creator is in, so the
     // child unshares it only after the runtime moved it into its cgroup.
-    let staged = !ns.join.is_empty() || ns.new.contains(crate::spec::clone_newtime());
+    let staged = !ns.join.is_empty() || ns.new.contains(namespaces::clone_newtime());
     let flags = if staged {
         CloneFlags::empty()
     } else {
         ns.new - CloneFlags::CLONE_NEWCGROUP
     };
-    spawn::become_subreaper();
+    spawn::become_subreaper().context("become the subreaper of the container's processes")?;
     let pid = match spawn::clone(flags).with_context(|| {
         format!(
             "clone the container's process (namespaces: {})",
@@ -59,11 +70,10 @@ pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
         )
     })? {
         Forked::Child => {
-            drop(chan);
-            init::main(InitContext {
+            drop(runtime_end);
+            let ctx = InitContext {
                 plan: l.plan,
-                role: l.role,
-                chan: child_chan,
+                end: init_end,
                 start: l.start,
                 console: l.console,
                 no_pivot: l.no_pivot,
@@ -73,12 +83,16 @@ pub fn spawn(l: Launch, started: &mut Vec<i32>) -> Result<(Channel, i32)> {
                 runtime_fds: l.runtime_fds,
                 seccomp_listener: l.seccomp_listener,
                 root: l.root,
-            })
+            };
+            match l.role {
+                Role::Init => init::container(ctx),
+                Role::Exec => init::exec(ctx),
+            }
         }
         Forked::Parent(pid) => pid,
     };
-    started.push(pid);
-    Ok((chan, pid))
+    children.push(pid);
+    Ok((runtime_end, pid))
 }
 
 /// Connects to the seccomp listener before the child exists: once inside
@@ -92,53 +106,59 @@ pub fn seccomp_listener(plan: &Plan) -> Result<Option<OwnedFd>> {
     Ok(Some(OwnedFd::from(s)))
 }
 
-/// Answers the child's requests until it reports Ready; returns the pid of
-/// the process that will exec (the first stage's child when it forked).
-/// `create_hooks` runs prestart and createRuntime hooks for that pid and
-/// returns the state the createContainer hooks get.
+/// Lets the child go and answers it until it reports Ready; returns the
+/// pid of the process that will exec (the first stage's child when it
+/// forked). `create_hooks` runs prestart and createRuntime hooks for that
+/// pid and returns the state the createContainer hooks get.
 pub fn until_ready(
-    chan: &Channel,
+    end: &RuntimeEnd,
     plan: &Plan,
     first: i32,
-    started: &mut Vec<i32>,
+    children: &mut Children,
     create_hooks: &mut dyn FnMut(i32) -> Result<String>,
 ) -> Result<i32> {
-    let ns = &plan.namespaces;
-    let mut pid = first;
-    loop {
-        match chan.recv::<ToParent>()? {
-            None => {
-                let note = exit_note(pid);
-                started.retain(|p| *p != pid);
-                bail!("the container's process exited during setup{note}")
-            }
-            Some(ToParent::MapIds) => {
-                namespaces::write_id_maps(pid, &ns.uid_mappings, &ns.gid_mappings)?;
-                chan.send(&ToInit::MapsDone)?;
-            }
-            Some(ToParent::InitPid(p)) => {
-                // The first stage exits once it has forked the real process.
-                let _ = waitpid(Pid::from_raw(pid), None);
-                started.retain(|s| *s != pid);
-                started.push(p);
-                pid = p;
-                chan.send(&ToInit::Continue)?;
-            }
-            Some(ToParent::CreateHooks) => {
-                let state = create_hooks(pid)?;
-                chan.send(&ToInit::HooksDone { state })?;
-            }
-            Some(ToParent::Ready) => return Ok(pid),
-            Some(ToParent::Failed(e)) => return Err(e.into()),
-        }
-    }
+    end.go().context("start the container's process")?;
+    end.until_ready(
+        first,
+        &mut Runtime {
+            plan,
+            children,
+            create_hooks,
+        },
+    )
 }
 
-/// How a child that went away ended (it is reaped here).
-fn exit_note(pid: i32) -> String {
-    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
-        Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
-        _ => String::new(),
+/// The runtime's answers to the child.
+struct Runtime<'a> {
+    plan: &'a Plan,
+    children: &'a mut Children,
+    create_hooks: &'a mut dyn FnMut(i32) -> Result<String>,
+}
+
+impl Answers for Runtime<'_> {
+    fn map_ids(&mut self, pid: i32) -> Result<()> {
+        let ns = &self.plan.namespaces;
+        namespaces::write_id_maps(pid, &ns.uid_mappings, &ns.gid_mappings)
+    }
+
+    fn forked(&mut self, stage1: i32, init: i32) {
+        // The first stage exits once it has forked the real process.
+        let _ = waitpid(Pid::from_raw(stage1), None);
+        self.children.forget(stage1);
+        self.children.push(init);
+    }
+
+    fn create_hooks(&mut self, pid: i32) -> Result<String> {
+        (self.create_hooks)(pid)
+    }
+
+    fn exited(&mut self, pid: i32) -> String {
+        let note = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
+            Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
+            _ => String::new(),
+        };
+        self.children.forget(pid);
+        note
     }
 }

@@ -1,8 +1,11 @@
-//! The container's processes: how the init is spawned (`spawn`), how it
-//! talks to the runtime (`sync`), and what it does until execve (`init`).
+//! The container's processes: how a child is forked (`spawn`), how the
+//! runtime starts and answers it (`launch`), how the two talk
+//! (`protocol`), what the child does until execve (`init`), and the
+//! read-only re-exec that keeps the runtime's binary out of the
+//! container's reach (`readonly_exe`).
 
 pub mod init;
 pub mod launch;
-pub mod sealed;
+pub mod protocol;
+pub mod readonly_exe;
 pub mod spawn;
-pub mod sync;

@@ -58,7 +58,51 @@ pub fn clone(flags: CloneFlags) -> nix::Result<Forked> {
 
 /// Makes this process the reaper of orphans below it, so that a container
 /// init whose first stage exits becomes our child and can be waited for.
-pub fn become_subreaper() {
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Ends a forked child at once: no destructors or atexit handlers of the
+/// runtime run in a container's process.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and never returns; skipping Rust's
+    // cleanup is the point (the parent owns everything the child copied).
+    unsafe { libc::_exit(code) }
+}
+
+/// Processes this command started and must not leave behind when it
+/// fails: each is killed (SIGKILL) and reaped, the newest first, by
+/// [`Children::kill_all`] or when the guard is dropped, unless it was
+/// [`Children::keep`]t.
+#[derive(Default)]
+pub struct Children(Vec<i32>);
+
+impl Children {
+    pub fn push(&mut self, pid: i32) {
+        self.0.push(pid);
+    }
+
+    /// `pid` is reaped or accounted for elsewhere.
+    pub fn forget(&mut self, pid: i32) {
+        self.0.retain(|p| *p != pid);
+    }
+
+    /// The command succeeded: what it started now lives on its own.
+    pub fn keep(mut self) {
+        self.0.clear();
+    }
+
+    pub fn kill_all(&mut self) {
+        for pid in self.0.drain(..).rev() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
 }

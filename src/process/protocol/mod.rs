@@ -1,0 +1,479 @@
+//! The conversation between the runtime and a process it starts in a
+//! container: a new container's init (`create`, `run`) or one more process
+//! (`exec`). This module owns all of it: the messages, the order in which
+//! each side expects them, and the one place where a broken connection
+//! becomes an error. Each side holds a typed end, [`InitEnd`] in the child
+//! and [`RuntimeEnd`] in the runtime, whose methods are the steps below.
+//!
+//! One `SOCK_SEQPACKET` socketpair carries one JSON message per packet.
+//! `create` returns only once the init has finished its setup and waits
+//! for `start`:
+//!
+//! ```text
+//!  runtime: RuntimeEnd                          init: InitEnd
+//!  ───────────────────                          ─────────────
+//!  clone(new namespaces) ─────────────────────► wait_continue
+//!  join cgroup, apply resources, oom_score_adj
+//!  go ── Continue ───────────────────────────►
+//!                                               [joined namespaces: setns]
+//!                                               [new user ns]
+//!  until_ready ◄────────────────────── MapIds ── map_ids
+//!  Answers::map_ids (uid_map, gid_map)
+//!  ── MapsDone ───────────────────────────────►
+//!                                               [pid/time ns by unshare:
+//!                                                fork the real init]
+//!  ◄──────────────────────────── InitPid(pid) ── forked (stage 1, which
+//!  Answers::forked                                then exits)
+//!  ── Continue ───────────────────────────────►  wait_continue (the init)
+//!                                               hostname, sysctl, mounts, /dev
+//!  ◄──────────────────────────── CreateHooks ── create_hooks
+//!  Answers::create_hooks: prestart, createRuntime
+//!  ── HooksDone{state} ───────────────────────►
+//!                                               createContainer hooks,
+//!                                               pivot_root, masks, console,
+//!                                               rlimits, user, caps, cwd,
+//!                                               find the executable
+//!  ◄────────────────────────────────── Ready ── wait_for_start
+//!  (write state.json: created)
+//!  created ── Created ───────────────────────►  (vzrun create: accept() on
+//!                                                start.sock)
+//!  vzrun start: connect_start,
+//!  start ── Start{state} ────────────────────►  (over start.sock)
+//!  start ── Start{state} ────────────────────►  (vzrun run, vzrun exec:
+//!                                                over the socketpair)
+//!                                               startContainer hooks, execve
+//!  ◄──────── EOF (CLOEXEC closed the socket) ──  success
+//!  ◄─────────────────────────── Failed(err) ──  fail, at any step: the
+//!                                               step, path and errno; then
+//!                                               the child exits
+//! ```
+//!
+//! An exec'd process takes the same path without the container's own
+//! steps: it never asks for id maps or hooks, and is started over the
+//! socketpair. The start socket carries the same `Start` / `Failed`
+//! messages as the socketpair, so `start` and `run` share one path.
+
+mod channel;
+mod error;
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use channel::Channel;
+pub use channel::StartListener;
+pub use error::{At, SetupError, SetupResult, Step};
+
+/// Messages from the init (or its first stage) to the runtime.
+#[derive(Serialize, Deserialize, Debug)]
+enum ToParent {
+    /// A new user namespace exists; its id maps must be written from outside.
+    MapIds,
+    /// The first stage forked the real init (pid namespace or time
+    /// namespace entered by unshare); this is its pid in the runtime's view.
+    InitPid(i32),
+    /// Mounts are done: run prestart and createRuntime hooks now.
+    CreateHooks,
+    /// Setup finished; the init waits for start.
+    Ready,
+    Failed(SetupError),
+}
+
+/// Messages from the runtime to the init.
+#[derive(Serialize, Deserialize, Debug)]
+enum ToInit {
+    Continue,
+    MapsDone,
+    /// Hooks ran; `state` is the JSON the createContainer hooks get.
+    HooksDone {
+        state: String,
+    },
+    /// state.json is written: wait for `vzrun start`.
+    Created,
+    /// Exec the user's process; `state` is for the startContainer hooks.
+    Start {
+        state: String,
+    },
+}
+
+/// A connected pair: the runtime keeps the first end, the child the second
+/// (both close-on-exec, so the child's execve closes its end).
+pub fn pair() -> Result<(RuntimeEnd, InitEnd)> {
+    let (runtime, init) = Channel::pair()?;
+    Ok((RuntimeEnd(runtime), InitEnd(init)))
+}
+
+/// The child's end of the conversation.
+pub struct InitEnd(Channel);
+
+/// The go to exec: where a failure from here on is reported (the start
+/// connection for `vzrun start`, else the socketpair) and the state the
+/// startContainer hooks get.
+pub struct Go {
+    conn: Option<Channel>,
+    pub state: String,
+}
+
+impl InitEnd {
+    /// Waits for the runtime's go (`Continue`).
+    pub fn wait_continue(&self) -> SetupResult<()> {
+        self.expect("Continue", |m| matches!(m, ToInit::Continue).then_some(()))
+    }
+
+    /// Asks the runtime to write the id maps of our new user namespace.
+    pub fn map_ids(&self) -> SetupResult<()> {
+        self.send(&ToParent::MapIds)?;
+        self.expect("MapsDone", |m| matches!(m, ToInit::MapsDone).then_some(()))
+    }
+
+    /// The first stage reports the real init it forked, then exits.
+    pub fn forked(&self, init: i32) -> SetupResult<()> {
+        self.send(&ToParent::InitPid(init))
+    }
+
+    /// Asks the runtime to run the prestart and createRuntime hooks;
+    /// returns the state the createContainer hooks get.
+    pub fn create_hooks(&self) -> SetupResult<String> {
+        self.send(&ToParent::CreateHooks)?;
+        self.expect("HooksDone", |m| match m {
+            ToInit::HooksDone { state } => Some(state),
+            _ => None,
+        })
+    }
+
+    /// Reports Ready and waits for the go to exec: `Start` over the
+    /// socketpair (`run`, `exec`), or, after `Created` (`create`), over a
+    /// connection to `listener` from `vzrun start`. `before_waiting` runs
+    /// once the wait for `vzrun start` may be long.
+    pub fn wait_for_start(
+        &self,
+        listener: Option<&StartListener>,
+        before_waiting: impl FnOnce(),
+    ) -> SetupResult<Go> {
+        self.send(&ToParent::Ready)?;
+        let created = self.expect("Start or Created", |m| match m {
+            ToInit::Start { state } => Some(Err(state)),
+            ToInit::Created => Some(Ok(())),
+            _ => None,
+        })?;
+        if let Err(state) = created {
+            return Ok(Go { conn: None, state });
+        }
+        before_waiting();
+        let listener = listener.ok_or_else(|| broken("created, but no start socket"))?;
+        loop {
+            let conn = listener.accept().at(Step::Sync, "accept start")?;
+            // A connection that says nothing useful is not a start.
+            if let Ok(Some(ToInit::Start { state })) = conn.recv::<ToInit>() {
+                return Ok(Go {
+                    conn: Some(conn),
+                    state,
+                });
+            }
+        }
+    }
+
+    /// Reports `e` to the runtime and ends the child.
+    pub fn fail(&self, e: SetupError) -> ! {
+        let _ = self.0.send(&ToParent::Failed(e));
+        crate::process::spawn::exit(1)
+    }
+
+    /// After the go: reports `e` where the go came from and ends the child.
+    pub fn fail_after(&self, go: &Go, e: SetupError) -> ! {
+        let chan = go.conn.as_ref().unwrap_or(&self.0);
+        let _ = chan.send(&ToParent::Failed(e));
+        crate::process::spawn::exit(1)
+    }
+
+    fn send(&self, msg: &ToParent) -> SetupResult<()> {
+        self.0.send(msg).at(Step::Sync, "")
+    }
+
+    /// The next message, which must be the one `pick` takes; anything else
+    /// (another message, the runtime gone, a broken socket) is an error.
+    fn expect<T>(&self, wanted: &str, pick: impl FnOnce(ToInit) -> Option<T>) -> SetupResult<T> {
+        match self.0.recv::<ToInit>() {
+            Ok(Some(msg)) => {
+                let got = format!("{msg:?}");
+                pick(msg).ok_or_else(|| broken(format!("expected {wanted}, got {got}")))
+            }
+            Ok(None) => Err(broken(format!(
+                "the runtime went away while the init waited for {wanted}"
+            ))),
+            Err(e) => Err(broken(format!("{e:#}"))),
+        }
+    }
+}
+
+fn broken(detail: impl std::fmt::Display) -> SetupError {
+    SetupError::new(Step::Sync, "").detail(detail)
+}
+
+/// What the runtime does for the child while it sets up.
+pub trait Answers {
+    /// Writes the uid and gid maps of `pid`'s new user namespace.
+    fn map_ids(&mut self, pid: i32) -> Result<()>;
+    /// The first stage `stage1` forked the real init `init`, and exits.
+    fn forked(&mut self, stage1: i32, init: i32);
+    /// Runs the prestart and createRuntime hooks for the init `pid`;
+    /// returns the state the createContainer hooks get.
+    fn create_hooks(&mut self, pid: i32) -> Result<String>;
+    /// `pid` went away during setup: how it ended, for the error.
+    fn exited(&mut self, pid: i32) -> String;
+}
+
+/// The runtime's end of the conversation.
+pub struct RuntimeEnd(Channel);
+
+impl RuntimeEnd {
+    /// Lets the child go on (it waits in `wait_continue`).
+    pub fn go(&self) -> Result<()> {
+        self.send(&ToInit::Continue)
+    }
+
+    /// Answers the child's requests until it reports Ready; returns the pid
+    /// of the process that will exec (the first stage's child when it
+    /// forked).
+    pub fn until_ready(&self, first: i32, answers: &mut dyn Answers) -> Result<i32> {
+        let mut pid = first;
+        loop {
+            match self.0.recv::<ToParent>()? {
+                None => {
+                    let note = answers.exited(pid);
+                    bail!("the container's process exited during setup{note}")
+                }
+                Some(ToParent::MapIds) => {
+                    answers.map_ids(pid)?;
+                    self.send(&ToInit::MapsDone)?;
+                }
+                Some(ToParent::InitPid(init)) => {
+                    answers.forked(pid, init);
+                    pid = init;
+                    self.go()?;
+                }
+                Some(ToParent::CreateHooks) => {
+                    let state = answers.create_hooks(pid)?;
+                    self.send(&ToInit::HooksDone { state })?;
+                }
+                Some(ToParent::Ready) => return Ok(pid),
+                Some(ToParent::Failed(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `vzrun create`: state.json is written; the init now waits for
+    /// `vzrun start` on its start socket.
+    pub fn created(&self) -> Result<()> {
+        self.send(&ToInit::Created)
+            .context("tell the init it is created")
+    }
+
+    /// Sends the go to exec with the state for the startContainer hooks,
+    /// and waits for the execve (seen as end of file: the child's end is
+    /// close-on-exec) or the child's error.
+    pub fn start(&self, state: String) -> Result<()> {
+        self.send(&ToInit::Start { state })?;
+        match self.0.recv::<ToParent>()? {
+            None => Ok(()),
+            Some(ToParent::Failed(e)) => Err(e.into()),
+            Some(other) => bail!("unexpected message {other:?} from the container's process"),
+        }
+    }
+
+    fn send(&self, msg: &ToInit) -> Result<()> {
+        self.0.send(msg).context("talk to the container's process")
+    }
+}
+
+/// Connects `vzrun start` to a created container's init.
+pub fn connect_start(path: &Path) -> Result<RuntimeEnd> {
+    channel::connect_start(path).map(RuntimeEnd)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both ends across a real socketpair, the child forked: the
+    //! conversation in order, and a peer that goes away at each step.
+
+    use super::*;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, Pid, fork};
+
+    /// Runs `child` in a forked process with the init's end; it exits with
+    /// the code `child` returns.
+    fn spawn(child: impl FnOnce(InitEnd) -> i32) -> (RuntimeEnd, i32) {
+        let (runtime, init) = pair().unwrap();
+        // SAFETY: the child only runs `child` and then _exits; it touches
+        // no lock another test thread could hold except malloc's, which
+        // glibc resets in the child at fork.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                drop(runtime);
+                let code = child(init);
+                crate::process::spawn::exit(code)
+            }
+            ForkResult::Parent { child } => (runtime, child.as_raw()),
+        }
+    }
+
+    fn exit_code(pid: i32) -> i32 {
+        match waitpid(Pid::from_raw(pid), None).unwrap() {
+            WaitStatus::Exited(_, c) => c,
+            other => panic!("child ended as {other:?}"),
+        }
+    }
+
+    /// Records what the runtime was asked, in order.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Answers for Log {
+        fn map_ids(&mut self, pid: i32) -> Result<()> {
+            self.0.push(format!("map_ids {pid}"));
+            Ok(())
+        }
+        fn forked(&mut self, stage1: i32, init: i32) {
+            self.0.push(format!("forked {stage1} {init}"));
+        }
+        fn create_hooks(&mut self, pid: i32) -> Result<String> {
+            self.0.push(format!("create_hooks {pid}"));
+            Ok("hooks-state".into())
+        }
+        fn exited(&mut self, pid: i32) -> String {
+            self.0.push(format!("exited {pid}"));
+            format!(" (exit status {})", exit_code(pid))
+        }
+    }
+
+    /// The init's steps, in order; `steps` of them are taken.
+    fn init_steps(end: &InitEnd, steps: usize) -> SetupResult<String> {
+        if steps > 0 {
+            end.wait_continue()?;
+        }
+        if steps > 1 {
+            end.map_ids()?;
+        }
+        if steps > 2 && end.create_hooks()? != "hooks-state" {
+            return Err(broken("wrong hooks state"));
+        }
+        if steps > 3 {
+            return Ok(end.wait_for_start(None, || {})?.state);
+        }
+        Ok(String::new())
+    }
+
+    #[test]
+    fn a_whole_conversation_in_order() {
+        let (runtime, pid) = spawn(|end| match init_steps(&end, 4) {
+            Ok(state) if state == "start-state" => 0,
+            _ => 3,
+        });
+        runtime.go().unwrap();
+        let mut log = Log::default();
+        assert_eq!(runtime.until_ready(pid, &mut log).unwrap(), pid);
+        assert_eq!(
+            log.0,
+            [format!("map_ids {pid}"), format!("create_hooks {pid}")]
+        );
+        // The child exits, which closes its end as execve would.
+        runtime.start("start-state".into()).unwrap();
+        assert_eq!(exit_code(pid), 0);
+    }
+
+    #[test]
+    fn an_init_that_goes_away_at_any_step_fails_setup_with_its_status() {
+        for steps in 0..4 {
+            let (runtime, pid) = spawn(|end| {
+                let _ = init_steps(&end, steps);
+                7
+            });
+            let mut log = Log::default();
+            let e = runtime
+                .go()
+                .and_then(|()| runtime.until_ready(pid, &mut log))
+                .unwrap_err();
+            let text = format!("{e:#}");
+            if log.0.last().is_some_and(|l| l.starts_with("exited")) {
+                assert!(
+                    text.contains("exited during setup (exit status 7)"),
+                    "{steps}: {text}"
+                );
+            } else {
+                // Gone before it read the go: the send itself failed.
+                assert!(text.contains("talk to the container's process"), "{text}");
+                assert_eq!(exit_code(pid), 7);
+            }
+        }
+    }
+
+    #[test]
+    fn a_runtime_that_goes_away_at_any_step_ends_the_init_with_a_sync_error() {
+        for steps in 0..4 {
+            let (runtime, pid) = spawn(|end| match init_steps(&end, 4) {
+                Err(e) if e.step == Step::Sync => 0,
+                _ => 3,
+            });
+            let mut log = Log::default();
+            // The runtime answers `steps` requests, then goes away.
+            if steps > 0 {
+                runtime.go().unwrap();
+            }
+            for _ in 1..steps {
+                match runtime.0.recv::<ToParent>().unwrap() {
+                    Some(ToParent::MapIds) => runtime.send(&ToInit::MapsDone).unwrap(),
+                    Some(ToParent::CreateHooks) => {
+                        let state = log.create_hooks(pid).unwrap();
+                        runtime.send(&ToInit::HooksDone { state }).unwrap();
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            drop(runtime);
+            assert_eq!(exit_code(pid), 0, "runtime gone after {steps} steps");
+        }
+    }
+
+    #[test]
+    fn a_failed_step_reaches_the_runtime_whole() {
+        let (runtime, pid) = spawn(|end| {
+            let _ = end.wait_continue();
+            end.fail(SetupError::new(Step::Mount, "proc on /x").errno(nix::errno::Errno::EACCES))
+        });
+        runtime.go().unwrap();
+        let e = runtime.until_ready(pid, &mut Log::default()).unwrap_err();
+        assert_eq!(e.to_string(), "mount proc on /x: permission denied");
+        assert_eq!(exit_code(pid), 1);
+    }
+
+    #[test]
+    fn create_then_start_over_the_start_socket() {
+        let dir = std::env::temp_dir().join(format!("vzrun-protocol-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("start.sock");
+        let listener = StartListener::bind(&sock).unwrap();
+        let (runtime, pid) = spawn(move |end| {
+            if end.wait_continue().is_err() {
+                return 3;
+            }
+            let go = match end.wait_for_start(Some(&listener), || {}) {
+                Ok(go) => go,
+                Err(_) => return 4,
+            };
+            // A failure after the go is reported to `vzrun start`.
+            end.fail_after(
+                &go,
+                SetupError::new(Step::Exec, go.state.clone()).errno(nix::errno::Errno::ENOENT),
+            )
+        });
+        runtime.go().unwrap();
+        runtime.until_ready(pid, &mut Log::default()).unwrap();
+        runtime.created().unwrap();
+        let start = connect_start(&sock).unwrap();
+        let e = start.start("/bin/x".into()).unwrap_err();
+        assert_eq!(e.to_string(), "exec /bin/x: no such file or directory");
+        assert_eq!(exit_code(pid), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -182,7 +182,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
     crate::cgroups::check_resources(&resources).context("linux.resources")?;
     if let Some(pp) = process.as_mut() {
         for (resource, soft, hard) in crate::cgroups::ubc::rlimits(&ubc) {
-            let (name, ubc_name) = if resource == libc::RLIMIT_MEMLOCK {
+            let (name, ubc_name) = if resource == nix::sys::resource::Resource::RLIMIT_MEMLOCK {
                 ("RLIMIT_MEMLOCK", "lockedpages")
             } else {
                 ("RLIMIT_NOFILE", "numfile")

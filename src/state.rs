@@ -175,6 +175,9 @@ impl StateDir {
     }
 
     fn flock(&self, op: libc::c_int) -> Result<()> {
+        // nix's flock() is deprecated for its Flock, which takes the file
+        // and unlocks only by giving it back; the lock here comes and goes
+        // on a file we keep (run unlocks while it waits).
         // SAFETY: flock on a descriptor we own; no memory is involved.
         let rc = unsafe { libc::flock(self.dir.as_raw_fd(), op) };
         if rc != 0 {

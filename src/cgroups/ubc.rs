@@ -17,6 +17,8 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 use serde::Serialize;
 
+use nix::sys::resource::Resource;
+
 use super::{read_keyed, read_u64, unified};
 
 pub const UNLIMITED: u64 = i64::MAX as u64;
@@ -111,14 +113,14 @@ pub fn from_annotations(
 }
 
 /// What the settings ask of the process's rlimits: (RLIMIT, soft, hard).
-pub fn rlimits(settings: &BTreeMap<String, Setting>) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
+pub fn rlimits(settings: &BTreeMap<String, Setting>) -> Vec<(Resource, u64, u64)> {
     let lim = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
     settings
         .iter()
         .filter_map(|(res, s)| {
             let r = match res.as_str() {
-                "lockedpages" => libc::RLIMIT_MEMLOCK,
-                "numfile" => libc::RLIMIT_NOFILE,
+                "lockedpages" => Resource::RLIMIT_MEMLOCK,
+                "numfile" => Resource::RLIMIT_NOFILE,
                 _ => return None,
             };
             Some((r, lim(s.barrier), lim(s.limit)))

@@ -6,7 +6,7 @@
 //! Signals are blocked before the container's process exists, so none is
 //! lost in between; they are then read from a signalfd.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
 
@@ -15,7 +15,9 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// The signals the foreground handles: all catchable ones, real-time ones
-/// included (podman stops systemd containers with SIGRTMIN+3). Left out:
+/// included (podman stops systemd containers with SIGRTMIN+3), which is why
+/// this is libc's sigset and not nix's (whose Signal has no real-time
+/// signals). Left out:
 /// faults (they are ours), SIGPIPE (a hook that does not read its stdin
 /// must not kill the container) and glibc's two internal real-time signals.
 pub struct Signals(libc::sigset_t);
@@ -123,17 +125,14 @@ pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
         if let (true, Some(m)) = (master_open, &pty) {
             let r = ready[k];
             if !pending.is_empty() {
-                // SAFETY: writing bytes from our buffer to the pty master.
-                let w =
-                    unsafe { libc::write(m.as_raw_fd(), pending.as_ptr().cast(), pending.len()) };
-                if w > 0 {
-                    pending.drain(..w as usize);
-                } else if Errno::last() != Errno::EAGAIN && Errno::last() != Errno::EINTR {
-                    pending.clear();
+                match nix::unistd::write(m, &pending) {
+                    Ok(w) => drop(pending.drain(..w)),
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    Err(_) => pending.clear(),
                 }
             }
             if r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-                master_open = copy(m.as_raw_fd(), 1);
+                master_open = copy(m.as_fd(), std::io::stdout().as_fd());
             }
         }
         if !ready[0].is_empty() {
@@ -142,6 +141,8 @@ pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
                 Some(libc::SIGWINCH) if pty.is_some() => {
                     tty::copy_window_size(pty.as_ref().expect("checked"));
                 }
+                // A number, not nix's Signal: real-time signals have no
+                // name there.
                 // SAFETY: kill with integer arguments.
                 Some(sig) => unsafe {
                     libc::kill(pid, sig);
@@ -152,69 +153,56 @@ pub fn wait(pid: i32, signals: &Signals, pty: Option<OwnedFd>) -> Result<i32> {
     }
     // What the process wrote just before it ended is still in the pty.
     if let (true, Some(m)) = (master_open, &pty) {
-        while copy(m.as_raw_fd(), 1) {}
+        while copy(m.as_fd(), std::io::stdout().as_fd()) {}
     }
     Ok(status.expect("loop ends with a status"))
 }
 
 /// One read from `from` written whole to `to`; false at end of input (a
 /// pty master reads EIO once the last slave is closed).
-fn copy(from: i32, to: i32) -> bool {
+fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
     let mut buf = [0u8; 8192];
-    let n = match nix::unistd::read(from, &mut buf) {
+    let n = match nix::unistd::read(from.as_raw_fd(), &mut buf) {
         Ok(0) | Err(_) => return false,
         Ok(n) => n,
     };
     let mut off = 0;
     while off < n {
-        // SAFETY: writing bytes from our buffer to a descriptor.
-        let w = unsafe { libc::write(to, buf[off..n].as_ptr().cast(), n - off) };
-        if w <= 0 {
-            if Errno::last() == Errno::EINTR {
-                continue;
-            }
-            return false;
+        match nix::unistd::write(to, &buf[off..n]) {
+            Ok(0) => return false,
+            Ok(w) => off += w,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
         }
-        off += w as usize;
     }
     true
 }
 
+/// The next signal from the signalfd: a signalfd_siginfo, whose first
+/// field is the signal's number.
 fn read_signal(sfd: &OwnedFd) -> Option<i32> {
-    let mut info = zeroed_siginfo();
-    // SAFETY: reading one signalfd_siginfo into a buffer of its size.
-    let n = unsafe {
-        libc::read(
-            sfd.as_raw_fd(),
-            (&mut info as *mut libc::signalfd_siginfo).cast(),
-            std::mem::size_of::<libc::signalfd_siginfo>(),
-        )
-    };
-    (n > 0).then_some(info.ssi_signo as i32)
+    let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+    match nix::unistd::read(sfd.as_raw_fd(), &mut info) {
+        Ok(n) if n == info.len() => {
+            let signo = u32::from_ne_bytes(info[..4].try_into().expect("4 bytes"));
+            Some(signo as i32)
+        }
+        _ => None,
+    }
 }
 
 /// Reaps every child that has ended; the status of `pid` if it was one.
 fn reap(pid: i32) -> Option<i32> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid writes the status into our integer.
-        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if r <= 0 {
-            return None;
-        }
-        // Any other child is an orphan reparented to us: reaped, no more.
-        if r == pid {
-            if libc::WIFEXITED(status) {
-                return Some(libc::WEXITSTATUS(status));
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            // Any other child is an orphan reparented to us: reaped, no more.
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Some(code),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
+                return Some(128 + sig as i32);
             }
-            if libc::WIFSIGNALED(status) {
-                return Some(128 + libc::WTERMSIG(status));
-            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(_) => {}
         }
     }
-}
-
-fn zeroed_siginfo() -> libc::signalfd_siginfo {
-    // SAFETY: signalfd_siginfo is plain integers; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
 }

@@ -17,6 +17,8 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     if all {
         let cgroup = super::cgroup_of(&state)?;
         for pid in cgroup.pids().unwrap_or_default() {
+            // A number, not nix's Signal: real-time signals have no name
+            // there.
             // SAFETY: kill with integer arguments.
             unsafe { libc::kill(pid, signal) };
         }

@@ -77,11 +77,18 @@ pub fn update(
         for pid in cgroup.pids()? {
             // SAFETY: prlimit reads `rl`, which outlives the call, and
             // writes nothing back (null old-limit pointer).
-            let rc = unsafe { libc::prlimit(pid, resource, &rl, std::ptr::null_mut()) };
+            let rc = unsafe {
+                libc::prlimit(
+                    pid,
+                    resource as libc::__rlimit_resource_t,
+                    &rl,
+                    std::ptr::null_mut(),
+                )
+            };
             if rc != 0 {
                 return Err(std::io::Error::last_os_error()).with_context(|| {
                     format!(
-                        "container {id}: set rlimit {resource} of pid {pid} to {soft}:{hard} \
+                        "container {id}: set rlimit {resource:?} of pid {pid} to {soft}:{hard} \
                          (raising a hard limit needs CAP_SYS_RESOURCE)"
                     )
                 });

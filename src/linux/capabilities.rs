@@ -149,14 +149,11 @@ fn mask(set: &Option<Capabilities>, which: &str) -> Result<u64> {
 
 /// Keeps permitted capabilities across the switch away from uid 0.
 pub fn keep_caps(on: bool) -> SetupResult<()> {
-    // SAFETY: prctl with integer arguments only.
-    let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
-    if rc != 0 {
-        return Err(SetupError::new(Step::Capabilities, "")
+    nix::sys::prctl::set_keepcaps(on).map_err(|e| {
+        SetupError::new(Step::Capabilities, "")
             .detail("keep capabilities")
-            .errno(Errno::last()));
-    }
-    Ok(())
+            .errno(e)
+    })
 }
 
 #[cfg(test)]

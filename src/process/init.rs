@@ -20,7 +20,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
 
-use super::protocol::{At, Go, InitEnd, SetupError, SetupResult, StartListener, Step};
+use super::protocol::{self, At, Go, InitEnd, SetupError, SetupResult, StartListener, Step};
 use super::spawn::{self, Forked};
 use crate::linux::mounts::MountContext;
 use crate::linux::{
@@ -278,7 +278,7 @@ fn fork_into_new_pid_or_time_namespace(ctx: &InitContext) -> SetupResult<()> {
     match spawn::clone(CloneFlags::empty()).at(Step::Fork, "")? {
         Forked::Parent(pid) => {
             ctx.end.forked(pid)?;
-            spawn::exit(0)
+            protocol::exit(0)
         }
         Forked::Child => ctx.end.wait_continue(),
     }

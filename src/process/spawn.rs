@@ -62,14 +62,6 @@ pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
-/// Ends a forked child at once: no destructors or atexit handlers of the
-/// runtime run in a container's process.
-pub fn exit(code: i32) -> ! {
-    // SAFETY: _exit takes an integer and never returns; skipping Rust's
-    // cleanup is the point (the parent owns everything the child copied).
-    unsafe { libc::_exit(code) }
-}
-
 /// Processes this command started and must not leave behind when it
 /// fails: each is killed (SIGKILL) and reaped, the newest first, by
 /// [`Children::kill_all`] or when the guard is dropped, unless it was

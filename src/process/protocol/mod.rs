@@ -177,14 +177,14 @@ impl InitEnd {
     /// Reports `e` to the runtime and ends the child.
     pub fn fail(&self, e: SetupError) -> ! {
         let _ = self.0.send(&ToParent::Failed(e));
-        crate::process::spawn::exit(1)
+        exit(1)
     }
 
     /// After the go: reports `e` where the go came from and ends the child.
     pub fn fail_after(&self, go: &Go, e: SetupError) -> ! {
         let chan = go.conn.as_ref().unwrap_or(&self.0);
         let _ = chan.send(&ToParent::Failed(e));
-        crate::process::spawn::exit(1)
+        exit(1)
     }
 
     fn send(&self, msg: &ToParent) -> SetupResult<()> {
@@ -209,6 +209,15 @@ impl InitEnd {
 
 fn broken(detail: impl std::fmt::Display) -> SetupError {
     SetupError::new(Step::Sync, "").detail(detail)
+}
+
+/// Ends a child at once, the only way besides execve that a child of the
+/// runtime ends: no destructors or atexit handlers of the runtime run in a
+/// container's process (the parent owns everything the child copied).
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and never returns; skipping Rust's
+    // cleanup is the point.
+    unsafe { libc::_exit(code) }
 }
 
 /// What the runtime does for the child while it sets up.
@@ -312,7 +321,7 @@ mod tests {
             ForkResult::Child => {
                 drop(runtime);
                 let code = child(init);
-                crate::process::spawn::exit(code)
+                exit(code)
             }
             ForkResult::Parent { child } => (runtime, child.as_raw()),
         }

@@ -17,6 +17,8 @@ use crate::linux::devices::Device;
 use crate::linux::mounts::MountPlan;
 use crate::linux::namespaces::{IdMap, clone_newtime};
 use crate::linux::rlimits::Rlimit;
+use crate::linux::sched::{IoPriority, MemoryPolicy, SchedAttr};
+use nix::sched::CpuSet;
 
 /// The spec version this runtime implements and writes into state.
 pub const OCI_VERSION: &str = "1.3.0";
@@ -55,6 +57,10 @@ pub struct Plan {
     pub systemd_unit: Option<String>,
     /// `linux.resources` with the beancounter annotations folded in.
     pub resources: LinuxResources,
+    /// `linux.personality` and `linux.memoryPolicy`, for the init and
+    /// exec'd processes alike.
+    pub personality: Option<libc::c_ulong>,
+    pub memory_policy: Option<MemoryPolicy>,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
     /// No mount namespace in the config: where the runtime binds the
@@ -90,6 +96,11 @@ pub struct ProcessPlan {
     /// `exec --user name[:group]`: looked up in the container's
     /// /etc/passwd and /etc/group, which only the child can read.
     pub user_lookup: Option<String>,
+    pub scheduler: Option<SchedAttr>,
+    pub io_priority: Option<IoPriority>,
+    /// `execCPUAffinity` (initial, final): for exec'd processes only, set
+    /// by the runtime before and after the move into the cgroup.
+    pub exec_cpu_affinity: (Option<CpuSet>, Option<CpuSet>),
 }
 
 pub struct Namespaces {
@@ -276,8 +287,12 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         .as_ref()
         .map(crate::linux::seccomp::compile)
         .transpose()?;
+    let (personality, memory_policy) = process_domain(&linux)?;
+    refuse_unsupported(&linux)?;
     Ok(Plan {
         seccomp,
+        personality,
+        memory_policy,
         id: id.to_string(),
         bundle,
         readonly_root: root.readonly().unwrap_or(false),
@@ -302,6 +317,42 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         shared_root,
         spec,
     })
+}
+
+/// `linux.personality` and `linux.memoryPolicy`, which every process of
+/// the container gets (exec'd ones too).
+pub fn process_domain(
+    linux: &oci_spec::runtime::Linux,
+) -> Result<(Option<libc::c_ulong>, Option<MemoryPolicy>)> {
+    let personality = linux
+        .personality()
+        .as_ref()
+        .map(crate::linux::sched::personality)
+        .transpose()
+        .context("linux.personality")?;
+    let memory_policy = linux
+        .memory_policy()
+        .as_ref()
+        .map(MemoryPolicy::from_spec)
+        .transpose()
+        .context("linux.memoryPolicy")?;
+    Ok((personality, memory_policy))
+}
+
+/// Fields of runtime-spec 1.3 that vzrun does not apply yet: refused by
+/// name rather than ignored, so that nobody believes a setting holds when
+/// it does not.
+fn refuse_unsupported(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        bail!("linux.netDevices: moving network devices into the container is not supported yet");
+    }
+    if linux.intel_rdt().is_some() {
+        if !std::path::Path::new("/sys/fs/resctrl/info").exists() {
+            bail!("linux.intelRdt: resctrl is not mounted on this host");
+        }
+        bail!("linux.intelRdt: Intel RDT is not supported yet");
+    }
+    Ok(())
 }
 
 /// The container's cgroup: with `--systemd-cgroup`, `cgroupsPath` names a
@@ -404,11 +455,39 @@ pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         rlimits.push(Rlimit::from_spec(r).with_context(|| format!("process.rlimits[{i}]"))?);
     }
+    let scheduler = p
+        .scheduler()
+        .as_ref()
+        .map(SchedAttr::from_spec)
+        .transpose()
+        .context("process.scheduler")?;
+    let io_priority = p
+        .io_priority()
+        .as_ref()
+        .map(IoPriority::from_spec)
+        .transpose()
+        .context("process.ioPriority")?;
+    let affinity = p.exec_cpu_affinity().as_ref();
+    let cpus = |field: &str, list: Option<&String>| {
+        list.map(|l| crate::linux::sched::cpu_set(l))
+            .transpose()
+            .with_context(|| format!("process.execCPUAffinity.{field}"))
+    };
+    let exec_cpu_affinity = (
+        cpus("initial", affinity.and_then(|a| a.initial().as_ref()))?,
+        cpus(
+            "final",
+            affinity.and_then(|a| a.cpu_affinity_final().as_ref()),
+        )?,
+    );
     Ok(ProcessPlan {
         process: p.clone(),
         caps,
         rlimits,
         user_lookup: None,
+        scheduler,
+        io_priority,
+        exec_cpu_affinity,
     })
 }
 

@@ -927,7 +927,7 @@ fn hugepage_name(kb: u64) -> String {
 }
 
 /// A kernel list such as `0-3,6`.
-fn parse_list(s: &str) -> Result<Vec<u32>> {
+pub fn parse_list(s: &str) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {

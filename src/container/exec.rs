@@ -16,7 +16,7 @@ use oci_spec::runtime::{
 use super::Live;
 use super::create::{console, write_pid_file};
 use super::foreground::{self, Signals};
-use crate::linux::tty;
+use crate::linux::{sched, tty};
 use crate::process::launch::{self, Launch, Role};
 use crate::process::spawn::Children;
 use crate::spec::{self, ChildHooks, Namespaces, Plan, ProcessPlan};
@@ -105,7 +105,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             },
             &mut children,
         )?;
+        let (initial, last) = &plan
+            .process
+            .as_ref()
+            .expect("exec has a process")
+            .exec_cpu_affinity;
+        if let Some(cpus) = initial {
+            sched::set_affinity(pid, cpus).context("process.execCPUAffinity.initial")?;
+        }
         crate::cgroups::enter(&cgroup_path, pid).with_context(|| format!("container {id}"))?;
+        if let Some(cpus) = last {
+            sched::set_affinity(pid, cpus).context("process.execCPUAffinity.final")?;
+        }
         // Not the caller's (a shim's is near -1000): the process's own, as
         // the container's init got it.
         if let Some(adj) = process.oom_score_adj() {
@@ -314,6 +325,7 @@ fn exec_plan(state: &state::State, process: ProcessPlan) -> Result<Plan> {
     }
     ns.join
         .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+    let (personality, memory_policy) = spec::process_domain(&linux)?;
     // An exec'd process gets the container's seccomp profile.
     let seccomp = linux
         .seccomp()
@@ -322,6 +334,8 @@ fn exec_plan(state: &state::State, process: ProcessPlan) -> Result<Plan> {
         .transpose()?;
     Ok(Plan {
         seccomp,
+        personality,
+        memory_policy,
         id: state.id.clone(),
         bundle: state.bundle.clone(),
         spec: state.config.clone(),

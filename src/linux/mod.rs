@@ -16,6 +16,7 @@ pub mod pidfd;
 pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
+pub mod sched;
 pub mod seccomp;
 pub mod shared_root;
 pub mod tty;

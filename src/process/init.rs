@@ -24,7 +24,7 @@ use super::protocol::{self, At, Go, InitEnd, SetupError, SetupResult, StartListe
 use super::spawn::{self, Forked};
 use crate::linux::mounts::MountContext;
 use crate::linux::{
-    capabilities, devices, hooks, lsm, mounts, namespaces, rootfs, shared_root, tty, user,
+    capabilities, devices, hooks, lsm, mounts, namespaces, rootfs, sched, shared_root, tty, user,
 };
 use crate::spec::{Plan, ProcessPlan};
 
@@ -138,13 +138,15 @@ struct Exec {
 }
 
 /// The process steps both lists end with: console (for the init also the
-/// container's /dev/console), cwd, seccomp when no_new_privs is unset,
-/// rlimits, user, capabilities, environment and the executable.
+/// container's /dev/console), personality, memory policy, scheduler, I/O
+/// priority, cwd, seccomp when no_new_privs is unset, rlimits, user,
+/// capabilities, environment and the executable.
 fn prepare_process(ctx: &InitContext, init: bool) -> SetupResult<Program> {
     let Some(pp) = &ctx.plan.process else {
         return Ok(Program::Missing);
     };
     set_up_console(ctx, pp, init)?;
+    set_scheduling(ctx.plan, pp)?;
     // Before the filter, which may refuse getcwd (runtime-tools' seccomp
     // test does).
     let cwd_reached = enter_cwd(&pp.process, true)?;
@@ -463,6 +465,25 @@ fn set_up_console(ctx: &InitContext, pp: &ProcessPlan, init: bool) -> SetupResul
         .console_size()
         .map(|b| (b.height() as u16, b.width() as u16));
     tty::setup_console(socket, size, init)
+}
+
+/// Personality, memory policy, scheduler and I/O priority: before the
+/// seccomp filter (profiles restrict personality(2)) and while the child
+/// still has the capabilities a real-time class needs.
+fn set_scheduling(plan: &Plan, pp: &ProcessPlan) -> SetupResult<()> {
+    if let Some(p) = plan.personality {
+        sched::set_personality(p)?;
+    }
+    if let Some(m) = &plan.memory_policy {
+        m.apply()?;
+    }
+    if let Some(s) = &pp.scheduler {
+        s.apply()?;
+    }
+    if let Some(io) = pp.io_priority {
+        io.apply()?;
+    }
+    Ok(())
 }
 
 /// Changes to `process.cwd` and checks that it is inside the container's

@@ -243,3 +243,47 @@ fn help_lists_commands() {
         );
     }
 }
+
+#[test]
+fn features_reports_what_this_runtime_supports_here() {
+    let env = TestEnv::new("cli_features");
+    let o = env.rt_raw(&["features"]);
+    assert_eq!(o.code, 0, "{o}");
+    let f: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(f["ociVersionMin"], "1.0.0", "{f}");
+    assert_eq!(strs(&f["hooks"]).len(), 6, "{f}");
+    assert!(
+        strs(&f["mountOptions"]).contains(&"rbind".to_string()),
+        "{f}"
+    );
+    assert!(strs(&f["linux"]["capabilities"]).contains(&"CAP_SYS_ADMIN".to_string()));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true, "{f}");
+    if !is_vzrun() {
+        return;
+    }
+    assert_eq!(f["ociVersionMax"], "1.3.0", "{f}");
+    assert!(strs(&f["linux"]["namespaces"]).contains(&"time".to_string()));
+    assert!(strs(&f["mountOptions"]).contains(&"tmpcopyup".to_string()));
+    // What vzrun refuses is not promised.
+    for off in ["rro", "idmap"] {
+        assert!(
+            !strs(&f["mountOptions"]).contains(&off.to_string()),
+            "{off}"
+        );
+    }
+    assert_eq!(f["linux"]["intelRdt"]["enabled"], false);
+    assert_eq!(f["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    let known = strs(&f["linux"]["seccomp"]["knownFlags"]);
+    for flag in strs(&f["linux"]["seccomp"]["supportedFlags"]) {
+        assert!(known.contains(&flag), "{flag}");
+    }
+    assert!(strs(&f["linux"]["seccomp"]["actions"]).contains(&"SCMP_ACT_NOTIFY".to_string()));
+}

@@ -12,6 +12,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -112,6 +113,8 @@ pub enum Command {
     Events(events::Args),
     /// OpenVZ beancounters: held, maxheld, barrier, limit, failcnt
     Beancounters(beancounters::Args),
+    /// Show what this runtime supports on this host (JSON)
+    Features(features::Args),
 }
 
 /// An error that must end the runtime with a status other than 1 (`exec`
@@ -153,6 +156,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             | Command::Ps(_)
             | Command::Events(_)
             | Command::Beancounters(_)
+            | Command::Features(_)
     ) {
         // SAFETY: SIG_DFL installs no handler, so no code of ours can run
         // in signal context; nothing else in the process changes SIGPIPE.
@@ -174,6 +178,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(a) => ps::run(g, a),
         Command::Events(a) => events::run(g, a),
         Command::Beancounters(a) => beancounters::run(g, a),
+        Command::Features(a) => features::run(g, a),
     }
 }
 

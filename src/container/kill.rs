@@ -27,8 +27,9 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         }
         return Ok(());
     }
+    // runc's words: CRI-O reads "container not running" as "already gone".
     if status == Status::Stopped {
-        bail!("container {id} is not running");
+        bail!("cannot kill container {id}: container not running");
     }
     signal_init(state.pid, state.start_time, signal)
         .with_context(|| format!("container {id}: send signal {signal}"))?;
@@ -40,13 +41,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 
 pub fn signal_init(pid: i32, start_time: u64, signal: i32) -> Result<()> {
     let Ok(fd) = pidfd::open(pid) else {
-        bail!("container is not running");
+        bail!("container not running");
     };
     // The pidfd pins the process we opened; if its start time matches, it
     // is the container's init and stays so for as long as we hold it.
     match super::status::process_start_time(pid) {
         Some((t, true)) if t == start_time => {}
-        _ => bail!("container is not running"),
+        _ => bail!("container not running"),
     }
     pidfd::send_signal(&fd, signal).context("pidfd_send_signal")
 }

@@ -8,6 +8,7 @@
 pub mod create;
 pub mod delete;
 pub mod exec;
+pub mod features;
 pub mod foreground;
 pub mod kill;
 pub mod pause;

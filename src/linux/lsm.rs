@@ -9,6 +9,12 @@ use std::path::Path;
 use super::procfs;
 use crate::process::protocol::{At, SetupResult, Step};
 
+/// Whether SELinux is enabled on this host (a label means nothing
+/// without it).
+pub fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
 pub fn apply(apparmor: Option<&str>, selinux: Option<&str>) -> SetupResult<()> {
     if let Some(profile) = apparmor.filter(|p| !p.is_empty()) {
         // Newer kernels have a per-LSM directory; older ones only the
@@ -22,7 +28,7 @@ pub fn apply(apparmor: Option<&str>, selinux: Option<&str>) -> SetupResult<()> {
             .at(Step::Lsm, format!("apparmor profile {profile}"))?;
     }
     if let Some(label) = selinux.filter(|l| !l.is_empty())
-        && Path::new("/sys/fs/selinux/enforce").exists()
+        && selinux_enabled()
     {
         procfs::write("self/attr/exec", label.as_bytes())
             .at(Step::Lsm, format!("selinux label {label}"))?;

@@ -105,55 +105,73 @@ impl MountPlan {
     }
 }
 
+/// The mount options that are flags: (name, set or clear, flag).
+const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
+    ("defaults", true, MsFlags::empty()),
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("remount", true, MsFlags::MS_REMOUNT),
+    ("mand", true, MsFlags::MS_MANDLOCK),
+    ("nomand", false, MsFlags::MS_MANDLOCK),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", false, MsFlags::MS_STRICTATIME),
+    ("bind", true, MsFlags::MS_BIND),
+    ("rbind", true, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("silent", true, MsFlags::MS_SILENT),
+    ("loud", false, MsFlags::MS_SILENT),
+];
+
 /// `(set, flag)` for a mount option that is a flag.
 fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
-    use MsFlags as F;
-    Some(match opt {
-        "defaults" => (true, F::empty()),
-        "ro" => (true, F::MS_RDONLY),
-        "rw" => (false, F::MS_RDONLY),
-        "suid" => (false, F::MS_NOSUID),
-        "nosuid" => (true, F::MS_NOSUID),
-        "dev" => (false, F::MS_NODEV),
-        "nodev" => (true, F::MS_NODEV),
-        "exec" => (false, F::MS_NOEXEC),
-        "noexec" => (true, F::MS_NOEXEC),
-        "sync" => (true, F::MS_SYNCHRONOUS),
-        "async" => (false, F::MS_SYNCHRONOUS),
-        "dirsync" => (true, F::MS_DIRSYNC),
-        "remount" => (true, F::MS_REMOUNT),
-        "mand" => (true, F::MS_MANDLOCK),
-        "nomand" => (false, F::MS_MANDLOCK),
-        "atime" => (false, F::MS_NOATIME),
-        "noatime" => (true, F::MS_NOATIME),
-        "diratime" => (false, F::MS_NODIRATIME),
-        "nodiratime" => (true, F::MS_NODIRATIME),
-        "relatime" => (true, F::MS_RELATIME),
-        "norelatime" => (false, F::MS_RELATIME),
-        "strictatime" => (true, F::MS_STRICTATIME),
-        "nostrictatime" => (false, F::MS_STRICTATIME),
-        "bind" => (true, F::MS_BIND),
-        "rbind" => (true, F::MS_BIND | F::MS_REC),
-        "silent" => (true, F::MS_SILENT),
-        "loud" => (false, F::MS_SILENT),
-        _ => return None,
-    })
+    FLAG_OPTIONS
+        .iter()
+        .find(|(name, _, _)| *name == opt)
+        .map(|(_, set, flag)| (*set, *flag))
 }
+
+/// Every mount option vzrun knows by name (flags, propagation,
+/// `tmpcopyup`), for `vzrun features`; anything else is passed to the
+/// filesystem as data.
+pub fn known_options() -> Vec<&'static str> {
+    let mut v: Vec<&str> = FLAG_OPTIONS.iter().map(|(n, _, _)| *n).collect();
+    v.extend(PROPAGATION_OPTIONS.iter().map(|(n, _)| *n));
+    v.push("tmpcopyup");
+    v.sort_unstable();
+    v
+}
+
+const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
 
 /// Propagation options (also the values of `linux.rootfsPropagation`).
 pub fn propagation(opt: &str) -> Option<MsFlags> {
-    use MsFlags as F;
-    Some(match opt {
-        "private" => F::MS_PRIVATE,
-        "rprivate" => F::MS_PRIVATE | F::MS_REC,
-        "shared" => F::MS_SHARED,
-        "rshared" => F::MS_SHARED | F::MS_REC,
-        "slave" => F::MS_SLAVE,
-        "rslave" => F::MS_SLAVE | F::MS_REC,
-        "unbindable" => F::MS_UNBINDABLE,
-        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
-        _ => return None,
-    })
+    PROPAGATION_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == opt)
+        .map(|(_, f)| *f)
 }
 
 /// What a mount needs to know about the container beyond its own entry.

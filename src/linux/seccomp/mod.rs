@@ -113,19 +113,90 @@ struct Rule {
     args: Vec<ArgCheck>,
 }
 
+/// The actions, operators and architectures a profile may name (x32 is
+/// handled by killing its calls), for `vzrun features`.
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+pub const ARCHES: &[&str] = &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"];
+
+/// The filter flags of the spec, with their seccomp(2) values.
+pub const FLAGS: &[(&str, u32)] = &[
+    ("SECCOMP_FILTER_FLAG_TSYNC", 1),
+    ("SECCOMP_FILTER_FLAG_LOG", 2),
+    ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4),
+    ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 32),
+];
+
+/// The flags this kernel takes: seccomp(SET_MODE_FILTER) with a flag and
+/// no program fails with EFAULT when it knows the flag (it got as far as
+/// reading the program) and EINVAL when it does not.
+pub fn supported_flags() -> Vec<&'static str> {
+    FLAGS
+        .iter()
+        .filter(|(_, bit)| {
+            // WAIT_KILLABLE_RECV is only taken with a listener.
+            let bits = if *bit == 32 {
+                *bit | FLAG_NEW_LISTENER
+            } else {
+                *bit
+            };
+            // SAFETY: a null program makes the kernel fail before it could
+            // load anything; no memory of ours is read or written.
+            let rc = unsafe {
+                libc::syscall(libc::SYS_seccomp, 1, bits, std::ptr::null::<libc::c_void>())
+            };
+            rc == -1 && nix::errno::Errno::last() == nix::errno::Errno::EFAULT
+        })
+        .map(|(n, _)| *n)
+        .collect()
+}
+
 /// Compiles `linux.seccomp`. Errors name the rule and field.
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
     let started = std::time::Instant::now();
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|e| anyhow::anyhow!("linux.seccomp.defaultAction: {e}"))?;
     let mut flags = 0u32;
-    for f in s.flags().iter().flatten() {
-        flags |= match f {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 1,
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => 2,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => 4,
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 32,
+    let given = s.flags().as_deref().unwrap_or(&[]);
+    let supported = if given.is_empty() {
+        Vec::new()
+    } else {
+        supported_flags()
+    };
+    for f in given {
+        let name = match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => "SECCOMP_FILTER_FLAG_TSYNC",
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => "SECCOMP_FILTER_FLAG_LOG",
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+            }
         };
+        if !supported.contains(&name) {
+            bail!("linux.seccomp.flags: {name} is not supported by this kernel");
+        }
+        flags |= FLAGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, b)| *b);
     }
     let arches = s.architectures().clone().unwrap_or_default();
     let want = |a: Arch| arches.is_empty() && a == Arch::ScmpArchX86_64 || arches.contains(&a);

@@ -529,3 +529,21 @@ fn lsm_labels_without_the_lsm() {
     }
     env.assert_no_leftovers(&id);
 }
+
+#[test]
+fn home_comes_from_passwd_unless_the_config_gives_one() {
+    let env = TestEnv::new("home");
+    let home = |vars: &[&str]| {
+        run_sh(&env, "env | grep '^HOME=' | tr '\\n' ' '", |b| {
+            let mut e = vec!["PATH=/bin".to_string()];
+            e.extend(vars.iter().map(|v| v.to_string()));
+            b.config_mut()["process"]["env"] = serde_json::json!(e);
+        })
+    };
+    assert_eq!(home(&[]).trim(), "HOME=/root");
+    if is_vzrun() {
+        // runc 1.1.5 keeps an empty HOME; runc 1.2+ fills it, as here.
+        assert_eq!(home(&["HOME="]).trim(), "HOME=/root");
+    }
+    assert_eq!(home(&["HOME=/srv"]).trim(), "HOME=/srv");
+}

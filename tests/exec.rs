@@ -632,3 +632,25 @@ fn exec_keeps_the_containers_settings_runc_keeps() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(fs::metadata(&o.stdout_path).unwrap().uid(), 0);
 }
+
+#[test]
+fn exec_env_replaces_a_variable_once() {
+    let env = TestEnv::new("exec_env_once");
+    let (id, _b, _) = running(&env);
+    let o = exec(
+        &env,
+        &id,
+        &[
+            "--env",
+            "HOME=/x",
+            "--env",
+            "A=1",
+            "--",
+            "sh",
+            "-c",
+            "env | grep -E '^(HOME|A)=' | sort | tr '\\n' ' '",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    assert_eq!(o.stdout.trim(), "A=1 HOME=/x", "{o}");
+}

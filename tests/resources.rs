@@ -286,6 +286,12 @@ fn events_stats_is_runc_shaped_json() {
     );
     let o = env.rt(&["events", "--stats", &id]);
     assert_eq!(o.code, 0, "{o}");
+    // runc's key order, which line-oriented readers rely on.
+    assert!(
+        o.stdout
+            .starts_with(&format!("{{\"type\":\"stats\",\"id\":\"{id}\",\"data\":")),
+        "{o}"
+    );
     let v: Value = serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {o}"));
     assert_eq!(v["type"], "stats");
     assert_eq!(v["id"], id.as_str());

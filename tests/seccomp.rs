@@ -432,3 +432,25 @@ fn a_profile_refusing_getcwd_still_starts() {
     let (code, out, err) = env.run_fg(&id, &b);
     assert_eq!((code, out.as_str()), (0, "started\n"), "{err}");
 }
+
+#[test]
+fn a_syscall_newer_than_the_profile_gets_enosys_not_the_refusing_default() {
+    // glibc tries clone3 and falls back to clone only on ENOSYS: a
+    // profile written before a syscall existed must not answer EPERM for
+    // it. Below the profile's newest syscall, the default still holds.
+    let env = TestEnv::new("seccomp_enosys");
+    let mut profile = podman_profile();
+    profile["defaultErrnoRet"] = json!(libc::EPERM);
+    for probe in ["/probe64", "/probe32"] {
+        let id = env.new_id();
+        let mut b = podman_bundle(&env, &id, profile.clone());
+        b.set_args(&[probe]);
+        let (code, out, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 0, "{probe}: {out}\n{err}");
+        let r = probe_results(&out);
+        let eperm = (-libc::EPERM).to_string();
+        let enosys = (-libc::ENOSYS).to_string();
+        assert_eq!(r.get("kexec_load"), Some(&eperm), "{probe}: {out}");
+        assert_eq!(r.get("beyond"), Some(&enosys), "{probe}: {out}");
+    }
+}

@@ -54,7 +54,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => {
             bail!("container {id} is paused: resume it first, or use --ignore-paused")
         }
-        Status::Stopped => bail!("cannot exec in container {id}: container not running"),
+        Status::Stopped => bail!("cannot exec in a stopped container {id}: container not running"),
         s => bail!("cannot exec in a {} container: {id}", s.as_str()),
     }
     let (process, user_lookup) =

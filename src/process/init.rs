@@ -532,10 +532,15 @@ fn resolve_user(pp: &ProcessPlan) -> SetupResult<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, groups))
 }
 
-/// `process.env`, with HOME from the user's passwd entry when unset.
+/// `process.env`, with HOME from the user's passwd entry when it is unset
+/// or empty (runc's rule); a HOME the config gives is kept.
 fn environment(pp: &ProcessPlan, uid: u32) -> Vec<String> {
     let mut env: Vec<String> = pp.process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
+    if !env
+        .iter()
+        .any(|e| e.strip_prefix("HOME=").is_some_and(|h| !h.is_empty()))
+    {
+        env.retain(|e| e != "HOME=");
         env.push(format!("HOME={}", user::home_of(uid)));
     }
     env

@@ -22,11 +22,11 @@ static long raw(long nr, long a, long b, long c)
 #if defined(__x86_64__)
 enum { NR_mkdir = 83, NR_getppid = 110, NR_personality = 135, NR_sethostname = 170,
        NR_kexec_load = 246, NR_setns = 308, NR_bpf = 321, NR_socket = 41,
-       NR_io_uring_setup = 425 };
+       NR_io_uring_setup = 425, NR_beyond = 1000 };
 #else
 enum { NR_mkdir = 39, NR_getppid = 64, NR_personality = 136, NR_sethostname = 74,
        NR_kexec_load = 283, NR_setns = 346, NR_bpf = 357, NR_socket = 359,
-       NR_io_uring_setup = 425 };
+       NR_io_uring_setup = 425, NR_beyond = 1000 };
 #endif
 
 #define AF_NETLINK 16
@@ -50,5 +50,6 @@ int main(void)
     s = raw(NR_socket, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
     printf("socket_route=%ld\n", s >= 0 ? 0 : s);
     printf("io_uring_setup=%ld\n", raw(NR_io_uring_setup, 1, 0, 0));
+    printf("beyond=%ld\n", raw(NR_beyond, 0, 0, 0));
     return 0;
 }

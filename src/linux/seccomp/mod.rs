@@ -388,6 +388,19 @@ fn section(asm: &mut Asm, rules: &[(u32, Rule)], default: u32, is_32bit: bool) {
             push(after, Outcome::Ret(default));
         }
     }
+    // A syscall newer than every one the profile names gets ENOSYS rather
+    // than a default that refuses it: programs then fall back to the older
+    // call (glibc from clone3 to clone), as under runc. A default that lets
+    // calls through stays as it is.
+    let refuses = matches!(
+        default & 0xffff_0000,
+        RET_ERRNO | RET_TRAP | RET_KILL_PROCESS
+    ) || default == RET_KILL_THREAD;
+    if let Some(after) = groups.last().and_then(|g| g[0].0.checked_add(1))
+        && refuses
+    {
+        push(after, Outcome::Ret(RET_ERRNO | libc::ENOSYS as u32));
+    }
     tree(asm, &intervals, &groups, default, is_32bit);
 }
 

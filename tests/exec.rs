@@ -564,6 +564,37 @@ fn exec_into_a_sub_cgroup() {
         cgroup_of(pid, "pids"),
         Some(format!("{}/sub", cgroup_rel(&id)))
     );
+    if !cgroup_v2() {
+        // A sub-cgroup made in one hierarchy only: in the others the
+        // process goes to the container's own cgroup, not the caller's.
+        let rel = cgroup_rel(&id);
+        fs::create_dir(format!("/sys/fs/cgroup/pids{rel}/partial")).unwrap();
+        let pidfile = env.tmp.join("partial.pid");
+        let pf = pidfile.display().to_string();
+        let o = exec(
+            &env,
+            &id,
+            &[
+                "--cgroup",
+                "partial",
+                "--detach",
+                "--pid-file",
+                &pf,
+                "--",
+                "sleep",
+                "100",
+            ],
+        );
+        assert_eq!(o.code, 0, "{o}");
+        let pid: i32 = fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        env.track_pid(pid);
+        assert_eq!(cgroup_of(pid, "pids"), Some(format!("{rel}/partial")));
+        assert_eq!(cgroup_of(pid, "memory"), Some(rel.clone()));
+    }
     // delete takes the sub-cgroup, and what runs in it, along.
     env.rt(&["delete", "--force", &id]).assert_ok();
     let deadline = Instant::now() + Duration::from_secs(10);

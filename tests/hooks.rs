@@ -343,3 +343,24 @@ fn poststop_runs_at_delete_not_before() {
     assert!(marker.exists(), "poststop did not run at delete");
     drop(c);
 }
+
+#[test]
+fn a_config_without_process_fails_start_before_any_start_container_hook() {
+    // runtime-spec: create succeeds without a process, start reports it;
+    // the startContainer hooks (whose failure would hide that) never run.
+    if !is_vzrun() {
+        return;
+    }
+    let env = TestEnv::new("hook_noprocess");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    // A hook that fails: had it run, its failure would be the error.
+    add_hook(&mut b, "startContainer", sh_hook("exit 3"));
+    b.config_mut().as_object_mut().unwrap().remove("process");
+    let created = env.create_out(&id, &b, &[]);
+    assert_eq!(created.code, 0, "{created}");
+    let o = env.rt(&["start", &id]);
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("config.json has no process"), "{o}");
+    assert!(!o.stderr.contains("startContainer"), "{o}");
+}

@@ -54,6 +54,19 @@ fn run_killed_by_signal_is_128_plus_signo() {
     b.set_sh("sh -c 'kill -TERM $$'; exit $?");
     let (code, _, err) = env.run_fg(&id, &b);
     assert_eq!(code, 143, "stderr: {err}");
+
+    // Killed by a real-time signal (podman stops systemd containers with
+    // SIGRTMIN+3): 128+N too, and the runtime does not wait for ever.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    let rt = libc::SIGRTMIN() + 3;
+    b.set_sh(&format!("kill -{rt} $$; sleep 5"));
+    let (code, _, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 128 + rt, "stderr: {err}");
 }
 
 #[test]

@@ -301,6 +301,39 @@ impl Cgroup {
     /// Refuses what this host's cgroups cannot do, naming the field,
     /// rather than letting it be skipped or fail with a file name only.
     fn host_supports(&self, r: &LinuxResources) -> Result<()> {
+        // On a hybrid host vzrun writes v2 files for hugetlb (and unified
+        // keys) on the cgroup2 mount; another controller bound there has
+        // no writer yet.
+        if !self.systemd && !unified() {
+            let asked = [
+                ("memory", "memory", r.memory().is_some()),
+                ("cpu", "cpu", r.cpu().as_ref().is_some_and(cfs_or_rt_set)),
+                (
+                    "cpu.cpus/mems",
+                    "cpuset",
+                    r.cpu()
+                        .as_ref()
+                        .is_some_and(|c| c.cpus().is_some() || c.mems().is_some()),
+                ),
+                ("pids", "pids", r.pids().is_some()),
+                ("blockIO", "blkio", r.block_io().is_some()),
+                ("blockIO", "io", r.block_io().is_some()),
+                (
+                    "devices",
+                    "devices",
+                    r.devices().as_ref().is_some_and(|d| !d.is_empty()),
+                ),
+            ];
+            if let Some((field, ctrl, _)) = asked
+                .iter()
+                .find(|(_, ctrl, set)| *set && on_hybrid_v2(ctrl))
+            {
+                anyhow::bail!(
+                    "linux.resources.{field}: the {ctrl} controller is on this hybrid host's \
+                     cgroup2 mount ({HYBRID_ROOT}), where vzrun writes only hugetlb limits"
+                );
+            }
+        }
         if let Some(n) = r.network() {
             if n.class_id().is_some() && !controller_available("net_cls") {
                 anyhow::bail!(
@@ -502,6 +535,19 @@ pub fn enter(path: &Path, pid: i32) -> Result<()> {
     enter_dirs(path, &dirs_of(path), pid)
 }
 
+/// `exec --cgroup`: moves `pid` into `sub` (below the container's cgroup
+/// `container`) in every hierarchy where it exists, and into the
+/// container's own cgroup in the others (a sub-cgroup made by hand in one
+/// hierarchy only), so that no controller leaves it outside the container.
+pub fn enter_below(container: &Path, sub: &Path, pid: i32) -> Result<()> {
+    let dirs: Vec<PathBuf> = dirs_of(sub)
+        .into_iter()
+        .zip(dirs_of(container))
+        .map(|(s, c)| if s.is_dir() { s } else { c })
+        .collect();
+    enter_dirs(sub, &dirs, pid)
+}
+
 /// [`enter`] with the directories already listed (`Cgroup::join` has just
 /// made them).
 fn enter_dirs(path: &Path, dirs: &[PathBuf], pid: i32) -> Result<()> {
@@ -536,8 +582,10 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     let filled = |d: &Path, file: &str| {
         std::fs::read_to_string(d.join(file)).is_ok_and(|v| !v.trim().is_empty())
     };
-    // The usual case (a container's own cgroup) costs two reads.
+    // The usual case (a container's own cgroup) costs two reads. A hybrid
+    // host's cgroup2 mount has no such rule, whatever it holds.
     if unified()
+        || dir.starts_with(HYBRID_ROOT)
         || !dir.join("cpuset.cpus").exists()
         || (filled(dir, "cpuset.cpus") && filled(dir, "cpuset.mems"))
     {
@@ -634,6 +682,18 @@ pub fn controller_available(controller: &str) -> bool {
     } else {
         Path::new(ROOT).join(controller).exists()
     }
+}
+
+/// Whether `linux.resources.cpu` sets anything of the cpu controller (as
+/// opposed to the cpuset one).
+fn cfs_or_rt_set(c: &oci_spec::runtime::LinuxCpu) -> bool {
+    c.shares().is_some()
+        || c.quota().is_some()
+        || c.period().is_some()
+        || c.burst().is_some()
+        || c.realtime_runtime().is_some()
+        || c.realtime_period().is_some()
+        || c.idle().is_some()
 }
 
 /// Whether the host's cgroups are v2 only; asked once per process (the

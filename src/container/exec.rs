@@ -114,7 +114,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         if let Some(cpus) = initial {
             sched::set_affinity(pid, cpus).context("process.execCPUAffinity.initial")?;
         }
-        crate::cgroups::enter(&cgroup_path, pid).with_context(|| format!("container {id}"))?;
+        match o.cgroup {
+            Some(_) => crate::cgroups::enter_below(&state.cgroup_path, &cgroup_path, pid),
+            None => crate::cgroups::enter(&cgroup_path, pid),
+        }
+        .with_context(|| format!("container {id}"))?;
         if let Some(cpus) = last {
             sched::set_affinity(pid, cpus).context("process.execCPUAffinity.final")?;
         }

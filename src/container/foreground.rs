@@ -192,17 +192,25 @@ fn read_signal(sfd: &OwnedFd) -> Option<i32> {
 }
 
 /// Reaps every child that has ended; the status of `pid` if it was one.
+/// libc's waitpid, not nix's: nix turns a death by a real-time signal
+/// (podman stops containers with SIGRTMIN+3) into an error after the
+/// kernel has reaped the child, and its status would be lost.
 fn reap(pid: i32) -> Option<i32> {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            // Any other child is an orphan reparented to us: reaped, no more.
-            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Some(code),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
-                return Some(128 + sig as i32);
+        let mut status = 0;
+        // SAFETY: waitpid writes the status into our integer.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if r <= 0 {
+            return None;
+        }
+        // Any other child is an orphan reparented to us: reaped, no more.
+        if r == pid {
+            if libc::WIFEXITED(status) {
+                return Some(libc::WEXITSTATUS(status));
             }
-            Ok(WaitStatus::StillAlive) | Err(_) => return None,
-            Ok(_) => {}
+            if libc::WIFSIGNALED(status) {
+                return Some(128 + libc::WTERMSIG(status));
+            }
         }
     }
 }

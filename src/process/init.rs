@@ -60,8 +60,10 @@ pub fn container(ctx: InitContext) -> ! {
     let end = &ctx.end;
     let program = container_setup(&ctx).unwrap_or_else(|e| end.fail(e));
     let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
-    let e = run_start_container_hooks(ctx.plan, &go.state)
-        .and_then(|()| exec_program(&ctx, program, &go.state))
+    let e = program
+        .ready()
+        .and_then(|p| run_start_container_hooks(ctx.plan, &go.state).map(|()| p))
+        .and_then(|p| exec_program(&ctx, p, &go.state))
         .unwrap_err();
     end.fail_after(&go, e)
 }
@@ -74,8 +76,8 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     unblock_signals();
     enter_namespaces(ctx)?;
     fork_into_new_pid_or_time_namespace(ctx)?;
-    become_root_in_new_user_namespace(plan)?;
     hide_from_the_container()?;
+    become_root_in_new_user_namespace(plan)?;
     new_session()?;
     join_session_keyring(ctx)?;
     nix::sys::stat::umask(Mode::empty());
@@ -100,7 +102,10 @@ pub fn exec(ctx: InitContext) -> ! {
     let end = &ctx.end;
     let program = exec_setup(&ctx).unwrap_or_else(|e| end.fail(e));
     let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
-    let e = exec_program(&ctx, program, &go.state).unwrap_err();
+    let e = program
+        .ready()
+        .and_then(|p| exec_program(&ctx, p, &go.state))
+        .unwrap_err();
     end.fail_after(&go, e)
 }
 
@@ -114,6 +119,9 @@ fn exec_setup(ctx: &InitContext) -> SetupResult<Program> {
     enter_namespaces(ctx)?;
     fork_into_new_pid_or_time_namespace(ctx)?;
     enter_shared_root(ctx)?;
+    // Again: a change of credentials (joining a user namespace) resets
+    // dumpable to fs.suid_dumpable, which some hosts set to 1.
+    hide_from_the_container()?;
     new_session()?;
     join_session_keyring(ctx)?;
     prepare_process(ctx, false)
@@ -126,6 +134,19 @@ enum Program {
     /// config.json has no process: create succeeds, start reports it
     /// (runtime-spec).
     Missing,
+}
+
+impl Program {
+    /// The process to exec, or the error `start` reports for a config
+    /// without one (before any startContainer hook runs).
+    fn ready(self) -> SetupResult<Exec> {
+        match self {
+            Program::Ready(p) => Ok(p),
+            Program::Missing => {
+                Err(SetupError::new(Step::Process, "").detail("config.json has no process"))
+            }
+        }
+    }
 }
 
 struct Exec {
@@ -198,10 +219,7 @@ fn wait_for_start(ctx: &InitContext) -> SetupResult<Go> {
 /// The last steps, after the go: LSM, no_new_privs, descriptors, signals,
 /// seccomp when no_new_privs is set, the listener, execve. Returns only on
 /// failure.
-fn exec_program(ctx: &InitContext, program: Program, state: &str) -> SetupResult<Infallible> {
-    let Program::Ready(p) = program else {
-        return Err(SetupError::new(Step::Process, "").detail("config.json has no process"));
-    };
+fn exec_program(ctx: &InitContext, p: Exec, state: &str) -> SetupResult<Infallible> {
     apply_lsm(ctx.plan)?;
     if p.no_new_privs {
         nix::sys::prctl::set_no_new_privs().at(Step::NoNewPrivileges, "")?;
@@ -696,8 +714,13 @@ fn terminate_on_signals() {
     }
 }
 
+/// Refuses a NUL byte naming only what comes before any `=`: an
+/// environment variable's value may be a secret.
 fn c_string(s: &str) -> SetupResult<CString> {
     CString::new(s).map_err(|_| {
-        SetupError::new(Step::Process, "").detail(format!("NUL byte in {s:?} (args, env or id)"))
+        let name = s.split('=').next().unwrap_or_default();
+        SetupError::new(Step::Process, "").detail(format!(
+            "NUL byte in {name:?} (an argument, environment variable or id)"
+        ))
     })
 }

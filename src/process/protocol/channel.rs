@@ -39,8 +39,8 @@ impl Channel {
 
     /// The next message, or `None` when the peer closed its end (for the
     /// init's side of start: its execve succeeded). A peer that exited
-    /// with a message of ours unread resets the connection instead of
-    /// closing it: that is the peer gone too.
+    /// with a message of ours unread resets the connection instead: an
+    /// error ([`is_reset`]), since the peer cannot have exec'd then.
     pub(super) fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         // Peek at the packet's real size first (MSG_TRUNC), so that no
         // message is ever cut short, whatever its size.
@@ -51,7 +51,6 @@ impl Channel {
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
                 r => break r.context("receive a protocol message")?,
             }
         };
@@ -59,7 +58,6 @@ impl Channel {
         let n = loop {
             match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
                 r => break r.context("receive a protocol message")?,
             }
         };
@@ -124,4 +122,10 @@ pub(super) fn connect_start(path: &Path) -> Result<Channel> {
         }
         Err(e) => Err(e).context("connect to the container's init"),
     }
+}
+
+/// Whether `e` is a connection reset: the peer exited with a message of
+/// ours unread.
+pub(super) fn is_reset(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<nix::errno::Errno>() == Some(&nix::errno::Errno::ECONNRESET)
 }

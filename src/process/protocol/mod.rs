@@ -248,7 +248,13 @@ impl RuntimeEnd {
     pub fn until_ready(&self, first: i32, answers: &mut dyn Answers) -> Result<i32> {
         let mut pid = first;
         loop {
-            match self.0.recv::<ToParent>()? {
+            // During setup, a reset is the child gone as surely as an end
+            // of file.
+            let msg = match self.0.recv::<ToParent>() {
+                Err(e) if channel::is_reset(&e) => None,
+                r => r?,
+            };
+            match msg {
                 None => {
                     let note = answers.exited(pid);
                     bail!("the container's process exited during setup{note}")

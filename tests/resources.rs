@@ -46,6 +46,23 @@ fn counter<'a>(rows: &'a [Value], name: &str) -> &'a Value {
 }
 
 #[test]
+fn update_takes_runc_1_2s_cpu_burst_and_idle() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 has neither flag
+    }
+    let env = TestEnv::new("res_update_burst");
+    let (id, _b, _) =
+        start_with_resources(&env, json!({"cpu": {"quota": 20000, "period": 100000}}));
+    env.rt(&["update", "--cpu-burst", "5000", "--cpu-idle", "1", &id])
+        .assert_ok();
+    assert_eq!(cg_read("cpu", &id, "cpu.cfs_burst_us"), "5000");
+    assert_eq!(cg_read("cpu", &id, "cpu.idle"), "1");
+    let o = env.rt(&["update", "--cpu-idle", "2", &id]);
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("--cpu-idle 2"), "{o}");
+}
+
+#[test]
 fn update_changes_a_running_containers_limits() {
     let env = TestEnv::new("res_update");
     let (id, _b, _) = start_with_resources(

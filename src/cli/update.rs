@@ -33,6 +33,12 @@ pub struct Args {
     /// CPU CFS period in microseconds
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
+    /// CPU CFS burst in microseconds (runc 1.2+)
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// 1 makes the cgroup SCHED_IDLE-like (cpu.idle), 0 undoes it
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<i64>,
     /// CPU realtime runtime in microseconds
     #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
@@ -111,6 +117,8 @@ fn flags_given(a: &Args) -> bool {
         || a.cpu_share.is_some()
         || a.cpu_quota.is_some()
         || a.cpu_period.is_some()
+        || a.cpu_burst.is_some()
+        || a.cpu_idle.is_some()
         || a.cpu_rt_runtime.is_some()
         || a.cpu_rt_period.is_some()
         || a.cpuset_cpus.is_some()
@@ -142,6 +150,13 @@ fn from_flags(a: &Args) -> Result<LinuxResources> {
     c.set_shares(a.cpu_share);
     c.set_quota(a.cpu_quota);
     c.set_period(a.cpu_period);
+    c.set_burst(a.cpu_burst);
+    if let Some(i) = a.cpu_idle {
+        if !(0..=1).contains(&i) {
+            bail!("--cpu-idle {i}: must be 0 or 1");
+        }
+        c.set_idle(Some(i));
+    }
     c.set_realtime_runtime(a.cpu_rt_runtime);
     c.set_realtime_period(a.cpu_rt_period);
     c.set_cpus(a.cpuset_cpus.clone());

@@ -523,3 +523,70 @@ fn a_reader_that_went_away_ends_state_and_list_by_sigpipe() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec() {
+    // runc 1.2+: a supervisor gets a handle on the process itself.
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates --pidfd-socket
+    }
+    let env = TestEnv::new("pidfd_socket");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    b.write();
+    let sock = env.tmp.join("pidfd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let pidfd_of = |args: &[&str]| {
+        let accepted = std::thread::scope(|s| {
+            let t = s.spawn(|| listener.accept().map(|(c, _)| c));
+            let o = env.rt(args);
+            assert_eq!(o.code, 0, "{o}");
+            t.join().unwrap().unwrap()
+        });
+        let (fd, name) = recv_fd_with_payload(&accepted);
+        assert_eq!(name, b"pidfd");
+        let fdinfo = fs::read_to_string(format!(
+            "/proc/self/fdinfo/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .unwrap();
+        let link = fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .unwrap();
+        assert!(link.to_string_lossy().contains("pidfd"), "{link:?}");
+        fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let s = sock.display().to_string();
+    let init = pidfd_of(&["create", "--bundle", &b.path(), "--pidfd-socket", &s, &id]);
+    assert_eq!(init, env.state(&id)["pid"].as_i64().unwrap());
+    env.start(&id);
+    let pidfile = env.tmp.join("exec.pid");
+    let pf = pidfile.display().to_string();
+    let exec = pidfd_of(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        &pf,
+        "--pidfd-socket",
+        &s,
+        &id,
+        "sleep",
+        "100",
+    ]);
+    let want: i64 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track_pid(want as i32);
+    assert_eq!(exec, want);
+}

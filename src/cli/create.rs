@@ -18,6 +18,9 @@ pub struct CreateArgs {
     /// File to write the container init's pid to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the container's init
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Use MS_MOVE and chroot instead of pivot_root
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
@@ -39,6 +42,7 @@ impl CreateArgs {
             bundle: &self.bundle,
             console_socket: self.console_socket.as_deref(),
             pid_file: self.pid_file.as_deref(),
+            pidfd_socket: self.pidfd_socket.as_deref(),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,

@@ -18,6 +18,9 @@ pub struct Args {
     /// Unix socket that receives the pty master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the exec'd process
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Do not wait for the process to exit
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -74,6 +77,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         console_socket: a.console_socket.as_deref(),
         detach: a.detach,
         pid_file: a.pid_file.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
         cwd: a.cwd.as_deref(),
         env: &a.env,
         user: a.user.as_deref(),

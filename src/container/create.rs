@@ -24,6 +24,7 @@ pub struct CreateOpts<'a> {
     pub bundle: &'a Path,
     pub console_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
+    pub pidfd_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -251,6 +252,9 @@ fn build(
     crate::logging::debug(format!("container {}: created, init pid {init_pid}", o.id));
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
+    }
+    if let Some(s) = o.pidfd_socket {
+        super::send_pidfd(s, init_pid)?;
     }
     if mode == Mode::Create {
         end.created()?;

@@ -31,6 +31,7 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
+    pub pidfd_socket: Option<&'a Path>,
     pub cwd: Option<&'a Path>,
     pub env: &'a [String],
     pub user: Option<&'a str>,
@@ -150,6 +151,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let after_start = (|| -> Result<i32> {
         if let Some(f) = o.pid_file {
             write_pid_file(f, pid)?;
+        }
+        if let Some(s) = o.pidfd_socket {
+            super::send_pidfd(s, pid)?;
         }
         if o.detach {
             return Ok(0);

@@ -108,6 +108,21 @@ pub fn wait_gone(pid: i32, limit: Duration) -> Result<()> {
     }
 }
 
+/// `--pidfd-socket` (runc 1.2+): a pidfd of the container's process, sent
+/// with SCM_RIGHTS, so that a supervisor holds a handle no recycled pid can
+/// redirect.
+pub fn send_pidfd(socket: &std::path::Path, pid: i32) -> Result<()> {
+    let what = || format!("--pidfd-socket {}", socket.display());
+    let conn = std::os::unix::net::UnixStream::connect(socket).with_context(what)?;
+    let fd = crate::linux::pidfd::open(pid).with_context(|| format!("pidfd of process {pid}"))?;
+    crate::linux::tty::send_fd(
+        &std::os::fd::OwnedFd::from(conn),
+        "pidfd",
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+    )
+    .with_context(what)
+}
+
 /// Sets a process's `oomScoreAdj` from the runtime, through the pinned
 /// procfs, before the process runs anything of the container's.
 pub fn set_oom_score_adj(pid: i32, adj: i32) -> anyhow::Result<()> {

@@ -66,7 +66,8 @@ pub fn setup_console(
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
 
-    send_fd(socket, &slave_path, master.as_raw_fd())?;
+    send_fd(socket, &slave_path, master.as_raw_fd())
+        .at(Step::Console, "send pty master to the console socket")?;
     drop(master);
 
     if bind_console {
@@ -106,13 +107,11 @@ fn bind_dev_console(slave_path: &str) -> SetupResult<()> {
 }
 
 /// Sends `fd` with `name` as the payload, as runc's console protocol does.
-pub fn send_fd(socket: &OwnedFd, name: &str, fd: RawFd) -> SetupResult<()> {
+pub fn send_fd(socket: &OwnedFd, name: &str, fd: RawFd) -> nix::Result<()> {
     let iov = [std::io::IoSlice::new(name.as_bytes())];
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
-        .map(|_| ())
-        .at(Step::Console, "send pty master to the console socket")
+    sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).map(|_| ())
 }
 
 /// Receives the pty master a container's process sent with [`send_fd`]

@@ -684,11 +684,9 @@ fn send_notify_fd(ctx: &InitContext, fd: Option<OwnedFd>, state: &str) -> SetupR
         msg["metadata"] = serde_json::Value::String(m);
     }
     tty::send_fd(sock, &msg.to_string(), std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(|e| {
-        SetupError {
-            step: Step::Seccomp,
-            ..e
-        }
-        .detail("send the notification fd to linux.seccomp.listenerPath")
+        SetupError::new(Step::Seccomp, "")
+            .detail("send the notification fd to linux.seccomp.listenerPath")
+            .errno(e)
     })
 }
 

@@ -271,8 +271,12 @@ fn features_reports_what_this_runtime_supports_here() {
     assert_eq!(f["ociVersionMax"], "1.3.0", "{f}");
     assert!(strs(&f["linux"]["namespaces"]).contains(&"time".to_string()));
     assert!(strs(&f["mountOptions"]).contains(&"tmpcopyup".to_string()));
-    // What vzrun refuses is not promised.
-    for off in ["rro", "idmap"] {
+    // The recursive options are there (CRI-O asks for rro); what vzrun
+    // refuses is not promised.
+    for on in ["rro", "rnosuid", "rnoatime"] {
+        assert!(strs(&f["mountOptions"]).contains(&on.to_string()), "{on}");
+    }
+    for off in ["idmap", "ridmap"] {
         assert!(
             !strs(&f["mountOptions"]).contains(&off.to_string()),
             "{off}"

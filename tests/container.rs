@@ -547,3 +547,54 @@ fn home_comes_from_passwd_unless_the_config_gives_one() {
     }
     assert_eq!(home(&["HOME=/srv"]).trim(), "HOME=/srv");
 }
+
+/// A tmpfs mounted on the host below a test directory, unmounted again
+/// even when the test fails.
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn recursive_read_only_reaches_submounts_where_ro_does_not() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 lacks the recursive options
+    }
+    let env = TestEnv::new("bind_rro");
+    let host = env.mkdir("tree");
+    let sub = host.join("sub");
+    fs::create_dir(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+    let _guard = HostMount(sub.clone());
+    let probe = "for d in /a /a/sub /b /b/sub; do \
+                 if touch $d/x 2>/dev/null; then echo $d rw; else echo $d ro; fi; done; \
+                 grep -E ' /(a|b)/sub ' /proc/self/mountinfo | grep -c nosuid";
+    let out = run_sh(&env, probe, |b| {
+        for (dest, opts) in [
+            ("/a", json!(["rbind", "ro"])),
+            ("/b", json!(["rbind", "rro", "rnosuid"])),
+        ] {
+            b.push_mount(json!({
+                "destination": dest, "type": "bind",
+                "source": host.display().to_string(), "options": opts
+            }));
+        }
+    });
+    // ro reaches only the bind itself; rro (mount_setattr, AT_RECURSIVE)
+    // the submount too, and rnosuid likewise.
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["/a ro", "/a/sub rw", "/b ro", "/b/sub ro", "1"],
+        "{out}"
+    );
+}

@@ -30,7 +30,52 @@ pub struct MountPlan {
     /// `tmpcopyup` (a runc and crun extension): the fresh tmpfs starts
     /// with a copy of what the image had at that path.
     pub copy_up: bool,
+    /// The recursive options (`rro`, `rnosuid`, ...): mount_setattr(2)
+    /// attributes set and cleared on the mount and every mount below it.
+    pub recursive: RecursiveAttrs,
 }
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecursiveAttrs {
+    pub set: u64,
+    pub clear: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The access-time mode is a value within this mask, not a flag: changing
+/// it clears the whole mask (the kernel refuses anything else).
+const MOUNT_ATTR_ATIME: u64 = 0x70;
+const MOUNT_ATTR_RELATIME: u64 = 0x0;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// The recursive options: (name, attributes set, attributes cleared).
+const RECURSIVE_OPTIONS: &[(&str, u64, u64)] = &[
+    ("rro", MOUNT_ATTR_RDONLY, 0),
+    ("rrw", 0, MOUNT_ATTR_RDONLY),
+    ("rnosuid", MOUNT_ATTR_NOSUID, 0),
+    ("rsuid", 0, MOUNT_ATTR_NOSUID),
+    ("rnodev", MOUNT_ATTR_NODEV, 0),
+    ("rdev", 0, MOUNT_ATTR_NODEV),
+    ("rnoexec", MOUNT_ATTR_NOEXEC, 0),
+    ("rexec", 0, MOUNT_ATTR_NOEXEC),
+    ("rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0),
+    ("rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW),
+    ("rnodiratime", MOUNT_ATTR_NODIRATIME, 0),
+    ("rdiratime", 0, MOUNT_ATTR_NODIRATIME),
+    ("rnoatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME),
+    ("rstrictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME),
+    ("rrelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME),
+    // Not noatime, not strictatime: the default, relatime.
+    ("ratime", MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME),
+    ("rnostrictatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME),
+    ("rnorelatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME),
+];
 
 impl MountPlan {
     pub fn from_spec(m: &Mount, bundle: &Path) -> Result<MountPlan> {
@@ -38,7 +83,14 @@ impl MountPlan {
         let mut propagation = Vec::new();
         let mut data = Vec::new();
         let mut copy_up = false;
+        let mut recursive = RecursiveAttrs::default();
         for opt in m.options().iter().flatten() {
+            if let Some((_, set, clear)) = RECURSIVE_OPTIONS.iter().find(|(n, _, _)| n == opt) {
+                // A later option wins over an earlier one, as for flags.
+                recursive.set = (recursive.set & !clear & !set) | set;
+                recursive.clear = (recursive.clear & !set) | clear;
+                continue;
+            }
             if let Some((set, flag)) = flag_option(opt) {
                 if set {
                     flags |= flag;
@@ -52,13 +104,7 @@ impl MountPlan {
                     bail!("options: \"tmpcopyup\" only applies to tmpfs mounts");
                 }
                 copy_up = true;
-            } else if matches!(opt.as_str(), "idmap" | "ridmap")
-                || (opt.len() > 1
-                    && opt.starts_with('r')
-                    && flag_option(&opt[1..]).is_some()
-                    && opt != "rw"
-                    && opt != "relatime")
-            {
+            } else if matches!(opt.as_str(), "idmap" | "ridmap") {
                 bail!("options: {opt:?} is not supported yet");
             } else {
                 data.push(opt.as_str());
@@ -96,6 +142,7 @@ impl MountPlan {
             propagation,
             data: data.join(","),
             copy_up,
+            recursive,
         })
     }
 
@@ -150,6 +197,7 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
 pub fn known_options() -> Vec<&'static str> {
     let mut v: Vec<&str> = FLAG_OPTIONS.iter().map(|(n, _, _)| *n).collect();
     v.extend(PROPAGATION_OPTIONS.iter().map(|(n, _)| *n));
+    v.extend(RECURSIVE_OPTIONS.iter().map(|(n, _, _)| *n));
     v.push("tmpcopyup");
     v.sort_unstable();
     v
@@ -243,6 +291,10 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             })?;
         }
     }
+    if m.recursive != RecursiveAttrs::default() {
+        let top = reopen(ctx, &m.destination)?;
+        set_recursive(&top, m.recursive).at(Step::Mount, format!("recursive options on {dest}"))?;
+    }
     if !m.propagation.is_empty() {
         let top = reopen(ctx, &m.destination)?;
         for p in &m.propagation {
@@ -257,6 +309,37 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
         }
     }
     Ok(())
+}
+
+/// mount_setattr(2) on the mount at `top` and every mount below it.
+fn set_recursive(top: &OwnedFd, a: RecursiveAttrs) -> nix::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: a.set,
+        attr_clr: a.clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads a mount_attr of the size given, from a
+    // repr(C) struct of the kernel's layout that outlives the call; the
+    // empty path is a valid C string.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            std::os::fd::AsRawFd::as_raw_fd(top),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    nix::errno::Errno::result(rc).map(drop)
 }
 
 fn reopen(ctx: &MountContext, dest: &Path) -> SetupResult<OwnedFd> {

@@ -360,3 +360,20 @@ fn masking_never_uses_a_fake_dev_null() {
         env.assert_no_leftovers(&id);
     }
 }
+
+#[test]
+fn proc_on_a_symlink_is_refused() {
+    // CVE-2019-16884: an image whose /proc points elsewhere (even inside
+    // the rootfs) could redirect what the runtime writes to procfs.
+    let env = TestEnv::new("err_proc_symlink");
+    let id = env.new_id();
+    let b = env.bundle(&id);
+    let proc_dir = b.rootfs.join("proc");
+    let _ = std::fs::remove_dir_all(&proc_dir);
+    std::fs::create_dir_all(b.rootfs.join("fakeproc")).unwrap();
+    std::os::unix::fs::symlink("fakeproc", &proc_dir).unwrap();
+    let o = env.create_out(&id, &b, &[]);
+    assert_ne!(o.code, 0, "{o}");
+    vzrun_stderr_has(&o, &[&id, "/proc", "must be mounted on ordinary directory"]);
+    env.assert_no_leftovers(&id);
+}

@@ -235,6 +235,9 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     if m.typ == "cgroup" || m.typ == "cgroup2" {
         return mount_cgroup(m, ctx);
     }
+    if m.typ == "proc" || m.typ == "sysfs" {
+        refuse_symlink_destination(m, ctx)?;
+    }
     if m.bind {
         let source = m.source.as_ref().expect("checked by from_spec");
         let meta = std::fs::metadata(source).at(Step::Mount, source.display())?;
@@ -307,6 +310,26 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             )
             .at(Step::Mount, &dest)?;
         }
+    }
+    Ok(())
+}
+
+/// A procfs or sysfs goes on an ordinary directory: a symlink there, even
+/// one that resolves inside the rootfs, would let the image redirect the
+/// kernel's interfaces (CVE-2019-16884), and is refused as runc does.
+fn refuse_symlink_destination(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
+    let dest = m.destination.display();
+    let Ok(fd) = fs::open_in_root(ctx.root, &m.destination, OFlag::O_PATH | OFlag::O_NOFOLLOW)
+    else {
+        // Missing: made as a directory by the mount.
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).at(Step::Mount, &dest)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(SetupError::new(Step::Mount, &dest).detail(format!(
+            "{} must be mounted on ordinary directory (it is a symlink)",
+            m.typ
+        )));
     }
     Ok(())
 }

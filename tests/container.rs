@@ -598,3 +598,30 @@ fn recursive_read_only_reaches_submounts_where_ro_does_not() {
         "{out}"
     );
 }
+
+#[test]
+fn a_tmpfs_takes_the_mode_of_the_directory_it_covers_unless_given_one() {
+    let env = TestEnv::new("tmpfs_mode");
+    let out = run_sh(&env, "stat -c '%n %a' /private /given", |b| {
+        let private = b.rootfs.join("private");
+        fs::create_dir_all(&private).unwrap();
+        fs::set_permissions(
+            &private,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        for (dest, opts) in [
+            ("/private", json!(["nosuid"])),
+            ("/given", json!(["mode=1777"])),
+        ] {
+            b.push_mount(
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}),
+            );
+        }
+    });
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["/private 700", "/given 1777"],
+        "{out}"
+    );
+}

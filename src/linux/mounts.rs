@@ -271,7 +271,8 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             None
         };
         let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
-        let data = Some(m.data.as_str()).filter(|d| !d.is_empty());
+        let data = tmpfs_data(m, &target).at(Step::Mount, &dest)?;
+        let data = Some(data.as_str()).filter(|d| !d.is_empty());
         mount(
             Some(&source),
             fs::fd_path(&target).as_str(),
@@ -312,6 +313,22 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
         }
     }
     Ok(())
+}
+
+/// A tmpfs takes the mode of the directory it covers unless the options
+/// give one (runc's rule; tmpfs's own default would be 1777).
+fn tmpfs_data(m: &MountPlan, target: &OwnedFd) -> nix::Result<String> {
+    let given = m.data.split(',').any(|o| o.starts_with("mode="));
+    if m.typ != "tmpfs" || given {
+        return Ok(m.data.clone());
+    }
+    let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(target))?;
+    let mode = format!("mode={:o}", st.st_mode & 0o7777);
+    Ok(if m.data.is_empty() {
+        mode
+    } else {
+        format!("{},{mode}", m.data)
+    })
 }
 
 /// A procfs or sysfs goes on an ordinary directory: a symlink there, even

@@ -446,43 +446,8 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     let flags = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     if crate::cgroups::unified() || m.typ == "cgroup2" {
-        // With its own cgroup namespace the container mounts cgroup2
-        // itself, rooted at its cgroup. Without one a fresh mount would
-        // show the host's whole tree (and the kernel refuses options that
-        // differ from the host's): it gets its own cgroup bound instead.
-        if ctx.new_cgroup_ns {
-            // The cgroup2 superblock is shared with the host's mount, and
-            // the kernel refuses (EBUSY) a new mount whose read-only flag
-            // differs from it: mount read-write, then make this mount
-            // read-only.
-            mount(
-                Some("cgroup2"),
-                fs::fd_path(&target).as_str(),
-                Some("cgroup2"),
-                flags & !MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .at(Step::Mount, format!("cgroup2 on {dest}"))?;
-            if flags.contains(MsFlags::MS_RDONLY) {
-                let top = reopen(ctx, &m.destination)?;
-                remount_bind(&top, flags, &dest)?;
-            }
-            return Ok(());
-        }
         let host_dir = Path::new("/sys/fs/cgroup").join(rel);
-        mount(
-            Some(&host_dir),
-            fs::fd_path(&target).as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .at(Step::Mount, format!("{} on {dest}", host_dir.display()))?;
-        if !flags.is_empty() {
-            let top = reopen(ctx, &m.destination)?;
-            remount_bind(&top, flags, &dest)?;
-        }
-        return Ok(());
+        return mount_cgroup2_view(ctx, &m.destination, &host_dir, flags);
     }
     mount(
         Some("tmpfs"),
@@ -527,10 +492,13 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             }
         }
     }
+    // A hybrid host's cgroup2 mount that holds controllers (hugetlb on
+    // this project's machines), as the host shows it at
+    // /sys/fs/cgroup/unified, so that their limits can be read inside.
     if let Some(host_dir) = crate::cgroups::hybrid_dir(ctx.cgroup_path)
         && host_dir.is_dir()
     {
-        mount_hybrid_unified(m, ctx, &host_dir, flags)?;
+        mount_cgroup2_view(ctx, &m.destination.join("unified"), &host_dir, flags)?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         let top = reopen(ctx, &m.destination)?;
@@ -546,26 +514,26 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     Ok(())
 }
 
-/// `<dest>/unified` on a hybrid host whose cgroup2 mount holds controllers
-/// (hugetlb on this project's machines): the container's cgroup there, as
-/// the host shows it at /sys/fs/cgroup/unified, so that the limits of
-/// those controllers can be read inside.
-fn mount_hybrid_unified(
-    m: &MountPlan,
+/// The container's cgroup on a cgroup2 hierarchy at `dest`. With its own
+/// cgroup namespace the container mounts cgroup2 itself, rooted at its
+/// cgroup. Without one a fresh mount would show the host's whole tree (and
+/// the kernel refuses options that differ from the host's): it gets its
+/// own cgroup (`host_dir`) bound instead.
+fn mount_cgroup2_view(
     ctx: &MountContext,
+    dest: &Path,
     host_dir: &Path,
     flags: MsFlags,
 ) -> SetupResult<()> {
-    let sub = m.destination.join("unified");
-    let what = sub.display();
-    let t = fs::mkdir_all(ctx.root, &sub, 0o755).at(Step::Mount, &what)?;
+    let what = dest.display();
+    let target = fs::mkdir_all(ctx.root, dest, 0o755).at(Step::Mount, &what)?;
     if ctx.new_cgroup_ns {
-        // Rooted at the container's cgroup by its namespace. The
-        // superblock is the host's, which refuses a differing read-only
-        // flag (EBUSY): read-write first, then this mount read-only.
+        // The cgroup2 superblock is shared with the host's mount, and the
+        // kernel refuses (EBUSY) a new mount whose read-only flag differs
+        // from it: read-write first, then this mount read-only.
         mount(
             Some("cgroup2"),
-            fs::fd_path(&t).as_str(),
+            fs::fd_path(&target).as_str(),
             Some("cgroup2"),
             flags & !MsFlags::MS_RDONLY,
             None::<&str>,
@@ -574,7 +542,7 @@ fn mount_hybrid_unified(
     } else {
         mount(
             Some(host_dir),
-            fs::fd_path(&t).as_str(),
+            fs::fd_path(&target).as_str(),
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
@@ -582,7 +550,7 @@ fn mount_hybrid_unified(
         .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
     }
     if !flags.is_empty() {
-        let top = reopen(ctx, &sub)?;
+        let top = reopen(ctx, dest)?;
         remount_bind(&top, flags, &what)?;
     }
     Ok(())

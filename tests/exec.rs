@@ -537,54 +537,21 @@ fn exec_into_a_sub_cgroup() {
     for d in &dirs {
         fs::create_dir(d.join("sub")).unwrap();
     }
-    let pidfile = env.tmp.join("sub.pid");
-    let pf = pidfile.display().to_string();
-    let o = exec(
-        &env,
-        &id,
-        &[
+    // `exec --cgroup SUB --detach sleep`: the process's pid.
+    let sleep_in = |sub: &str| -> i32 {
+        let pidfile = env.tmp.join(format!("{sub}.pid"));
+        let pf = pidfile.display().to_string();
+        let args = [
             "--cgroup",
-            "sub",
+            sub,
             "--detach",
             "--pid-file",
             &pf,
             "--",
             "sleep",
             "100",
-        ],
-    );
-    assert_eq!(o.code, 0, "{o}");
-    let pid: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track_pid(pid);
-    assert_eq!(
-        cgroup_of(pid, "pids"),
-        Some(format!("{}/sub", cgroup_rel(&id)))
-    );
-    if !cgroup_v2() {
-        // A sub-cgroup made in one hierarchy only: in the others the
-        // process goes to the container's own cgroup, not the caller's.
-        let rel = cgroup_rel(&id);
-        fs::create_dir(format!("/sys/fs/cgroup/pids{rel}/partial")).unwrap();
-        let pidfile = env.tmp.join("partial.pid");
-        let pf = pidfile.display().to_string();
-        let o = exec(
-            &env,
-            &id,
-            &[
-                "--cgroup",
-                "partial",
-                "--detach",
-                "--pid-file",
-                &pf,
-                "--",
-                "sleep",
-                "100",
-            ],
-        );
+        ];
+        let o = exec(&env, &id, &args);
         assert_eq!(o.code, 0, "{o}");
         let pid: i32 = fs::read_to_string(&pidfile)
             .unwrap()
@@ -592,6 +559,16 @@ fn exec_into_a_sub_cgroup() {
             .parse()
             .unwrap();
         env.track_pid(pid);
+        pid
+    };
+    let rel = cgroup_rel(&id);
+    let pid = sleep_in("sub");
+    assert_eq!(cgroup_of(pid, "pids"), Some(format!("{rel}/sub")));
+    if !cgroup_v2() {
+        // A sub-cgroup made in one hierarchy only: in the others the
+        // process goes to the container's own cgroup, not the caller's.
+        fs::create_dir(format!("/sys/fs/cgroup/pids{rel}/partial")).unwrap();
+        let pid = sleep_in("partial");
         assert_eq!(cgroup_of(pid, "pids"), Some(format!("{rel}/partial")));
         assert_eq!(cgroup_of(pid, "memory"), Some(rel.clone()));
     }

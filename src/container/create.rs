@@ -1,5 +1,5 @@
 //! `create` (and the first half of `run`): the runtime's side of the
-//! protocol in `process::sync`. Any failure kills what was started and
+//! protocol in `process::protocol`. Any failure kills what was started and
 //! removes the cgroup and the state directory, so the host is as before.
 
 use std::os::fd::OwnedFd;

@@ -377,3 +377,27 @@ fn proc_on_a_symlink_is_refused() {
     vzrun_stderr_has(&o, &[&id, "/proc", "must be mounted on ordinary directory"]);
     env.assert_no_leftovers(&id);
 }
+
+#[test]
+fn an_idmapped_mount_is_refused_not_ignored() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates idmapped mounts
+    }
+    let env = TestEnv::new("err_idmap");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    let host = env.mkdir("data");
+    b.push_mount(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": host.display().to_string(),
+        "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    }));
+    let o = env.create_out(&id, &b, &[]);
+    assert_ne!(o.code, 0, "{o}");
+    vzrun_stderr_has(
+        &o,
+        &[&id, "mounts[", "idmapped mounts are not supported yet"],
+    );
+    env.assert_no_leftovers(&id);
+}

@@ -79,6 +79,9 @@ const RECURSIVE_OPTIONS: &[(&str, u64, u64)] = &[
 
 impl MountPlan {
     pub fn from_spec(m: &Mount, bundle: &Path) -> Result<MountPlan> {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            bail!("uidMappings/gidMappings: idmapped mounts are not supported yet");
+        }
         let mut flags = MsFlags::empty();
         let mut propagation = Vec::new();
         let mut data = Vec::new();

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use serde_json::json;
 
 use super::Global;
 use crate::container::stats;
@@ -42,7 +41,12 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         let now_ooms = stats::oom_kills(&state);
         if now_ooms > ooms {
             ooms = now_ooms;
-            println!("{}", json!({"type": "oom", "id": a.id}));
+            let oom = stats::Event {
+                kind: "oom",
+                id: &a.id,
+                data: None,
+            };
+            println!("{oom}");
         }
         if stopped {
             return Ok(0);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Live, cgroup_of};
 use crate::cgroups;
@@ -25,14 +25,35 @@ fn load(root: &Path, id: &str) -> Result<(StateDir, State)> {
     Ok((dir, state))
 }
 
+/// One line of `events`, with runc's keys in runc's order (line-oriented
+/// readers rely on it): `{"type":…,"id":…,"data":…}`.
+#[derive(serde::Serialize)]
+pub struct Event<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl std::fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
+
 /// runc's `{"type":"stats","id":…,"data":{…}}` event.
-pub fn stats_event(root: &Path, id: &str) -> Result<Value> {
+pub fn stats_event<'a>(root: &Path, id: &'a str) -> Result<Event<'a>> {
     let (_dir, state) = load(root, id)?;
     if state.current_status() == Status::Stopped {
         bail!("container {id} is not running");
     }
     let s = cgroup_of(&state)?.stats()?;
-    Ok(json!({"type": "stats", "id": id, "data": cgroups::stats::to_runc(&s)}))
+    Ok(Event {
+        kind: "stats",
+        id,
+        data: Some(cgroups::stats::to_runc(&s)),
+    })
 }
 
 /// How many times the kernel's OOM killer acted in the container's cgroup.

@@ -481,18 +481,7 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
             )
             .at(Step::Mount, format!("cgroup on {what}"))?;
         } else {
-            mount(
-                Some(&host_dir),
-                fs::fd_path(&t).as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
-            if !flags.is_empty() {
-                let top = reopen(ctx, &sub)?;
-                remount_bind(&top, flags, &what)?;
-            }
+            bind_cgroup_dir(ctx, &t, &sub, &host_dir, flags)?;
         }
     }
     // A hybrid host's cgroup2 mount that holds controllers (hugetlb on
@@ -542,16 +531,33 @@ fn mount_cgroup2_view(
             None::<&str>,
         )
         .at(Step::Mount, format!("cgroup2 on {what}"))?;
-    } else {
-        mount(
-            Some(host_dir),
-            fs::fd_path(&target).as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
+        if !flags.is_empty() {
+            let top = reopen(ctx, dest)?;
+            remount_bind(&top, flags, &what)?;
+        }
+        return Ok(());
     }
+    bind_cgroup_dir(ctx, &target, dest, host_dir, flags)
+}
+
+/// The container's own cgroup directory of the host (`host_dir`) bound at
+/// `dest` (opened as `target`), with the mount's flags.
+fn bind_cgroup_dir(
+    ctx: &MountContext,
+    target: &OwnedFd,
+    dest: &Path,
+    host_dir: &Path,
+    flags: MsFlags,
+) -> SetupResult<()> {
+    let what = dest.display();
+    mount(
+        Some(host_dir),
+        fs::fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .at(Step::Mount, format!("{} on {what}", host_dir.display()))?;
     if !flags.is_empty() {
         let top = reopen(ctx, dest)?;
         remount_bind(&top, flags, &what)?;

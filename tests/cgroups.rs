@@ -676,14 +676,6 @@ fn hugepage_limits_apply_where_hugetlb_is_and_are_counted() {
     assert!(o.stdout.contains("hugetlb.2MB"), "{o}");
 }
 
-fn beancounters(env: &TestEnv, id: &str) -> Vec<serde_json::Value> {
-    let o = env.rt(&["beancounters", "--format", "json", id]);
-    assert_eq!(o.code, 0, "{o}");
-    let v: serde_json::Value =
-        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
-    v[0]["resources"].as_array().unwrap().clone()
-}
-
 #[test]
 fn runs_inside_a_delegated_subtree() {
     // A supervisor that owns a cgroup subtree (a systemd service with

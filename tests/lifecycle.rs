@@ -34,18 +34,24 @@ fn run_exit_code_propagates() {
 #[test]
 fn run_killed_by_signal_is_128_plus_signo() {
     let env = TestEnv::new("run_signal_exit");
-    // The kernel ignores SIGKILL sent by a pid-namespace init to itself, so
-    // drop the pid namespace: then `kill -9 $$` really kills the container
-    // process and `run` must report 128+9.
-    let id = env.new_id();
-    let mut b = env.bundle(&id);
-    b.config_mut()["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|n| n["type"] != "pid");
-    b.set_sh("kill -9 $$; sleep 5");
-    let (code, _, err) = env.run_fg(&id, &b);
-    assert_eq!(code, 137, "stderr: {err}");
+    // The kernel ignores signals a pid-namespace init sends itself without
+    // a handler, so these run without a pid namespace: then `kill -N $$`
+    // really kills the container process and `run` must report 128+N.
+    let killed_by = |sig: i32| {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.config_mut()["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+        b.set_sh(&format!("kill -{sig} $$; sleep 5"));
+        let (code, _, err) = env.run_fg(&id, &b);
+        assert_eq!(code, 128 + sig, "signal {sig}, stderr: {err}");
+    };
+    killed_by(libc::SIGKILL);
+    // A real-time signal (podman stops systemd containers with
+    // SIGRTMIN+3): 128+N too, and the runtime does not wait for ever.
+    killed_by(libc::SIGRTMIN() + 3);
 
     // With a pid namespace, a non-init process killed by SIGTERM: the shell
     // reports 143 and the runtime passes the exit code through.
@@ -54,19 +60,6 @@ fn run_killed_by_signal_is_128_plus_signo() {
     b.set_sh("sh -c 'kill -TERM $$'; exit $?");
     let (code, _, err) = env.run_fg(&id, &b);
     assert_eq!(code, 143, "stderr: {err}");
-
-    // Killed by a real-time signal (podman stops systemd containers with
-    // SIGRTMIN+3): 128+N too, and the runtime does not wait for ever.
-    let id = env.new_id();
-    let mut b = env.bundle(&id);
-    b.config_mut()["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|n| n["type"] != "pid");
-    let rt = libc::SIGRTMIN() + 3;
-    b.set_sh(&format!("kill -{rt} $$; sleep 5"));
-    let (code, _, err) = env.run_fg(&id, &b);
-    assert_eq!(code, 128 + rt, "stderr: {err}");
 }
 
 #[test]

@@ -19,14 +19,6 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
-fn beancounters(env: &TestEnv, id: &str) -> Vec<Value> {
-    let o = env.rt(&["beancounters", "--format", "json", id]);
-    assert_eq!(o.code, 0, "{o}");
-    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
-    assert_eq!(v[0]["id"], id);
-    v[0]["resources"].as_array().unwrap().clone()
-}
-
 /// The physpages barrier: v1's soft limit, v2's memory.high.
 fn ubc_barrier(id: &str) -> String {
     if cgroup_v2() {

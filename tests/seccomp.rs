@@ -201,6 +201,21 @@ fn build_probes(b: &Bundle) {
     install_probe("syscalls", "-m32", &b.rootfs.join("probe32"));
 }
 
+/// Runs `probe` in a container with `profile` (podman_bundle's); its
+/// results and raw output.
+fn run_probe(
+    env: &TestEnv,
+    profile: serde_json::Value,
+    probe: &str,
+) -> (std::collections::HashMap<String, String>, String) {
+    let id = env.new_id();
+    let mut b = podman_bundle(env, &id, profile);
+    b.set_args(&[probe]);
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 0, "{probe}: {out}\n{err}");
+    (probe_results(&out), out)
+}
+
 /// The probe's `name=value` lines.
 fn probe_results(out: &str) -> std::collections::HashMap<String, String> {
     out.lines()
@@ -243,12 +258,7 @@ fn podmans_default_profile_runs_a_shell_and_refuses_what_it_refuses() {
     let (code, out, err) = env.run_fg(&id, &b);
     assert_eq!((code, out.as_str()), (0, "hello\ndone\n"), "{err}");
     for probe in ["/probe64", "/probe32"] {
-        let id = env.new_id();
-        let mut b = podman_bundle(&env, &id, podman_profile());
-        b.set_args(&[probe]);
-        let (code, out, err) = env.run_fg(&id, &b);
-        assert_eq!(code, 0, "{probe}: {out}\n{err}");
-        let r = probe_results(&out);
+        let (r, out) = run_probe(&env, podman_profile(), probe);
         let eperm = (-libc::EPERM).to_string();
         let enosys = (-libc::ENOSYS).to_string();
         for (call, want) in [
@@ -298,12 +308,7 @@ fn a_two_argument_rule_refuses_netlink_audit_sockets_on_both_abis() {
     rules.push(json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
                "args": [{"index": 2, "value": libc::NETLINK_AUDIT, "op": "SCMP_CMP_NE"}]}));
     for probe in ["/probe64", "/probe32"] {
-        let id = env.new_id();
-        let mut b = podman_bundle(&env, &id, profile.clone());
-        b.set_args(&[probe]);
-        let (code, out, err) = env.run_fg(&id, &b);
-        assert_eq!(code, 0, "{probe}: {out}\n{err}");
-        let r = probe_results(&out);
+        let (r, out) = run_probe(&env, profile.clone(), probe);
         assert_eq!(
             r["socket_audit"],
             (-libc::EINVAL).to_string(),
@@ -442,12 +447,7 @@ fn a_syscall_newer_than_the_profile_gets_enosys_not_the_refusing_default() {
     let mut profile = podman_profile();
     profile["defaultErrnoRet"] = json!(libc::EPERM);
     for probe in ["/probe64", "/probe32"] {
-        let id = env.new_id();
-        let mut b = podman_bundle(&env, &id, profile.clone());
-        b.set_args(&[probe]);
-        let (code, out, err) = env.run_fg(&id, &b);
-        assert_eq!(code, 0, "{probe}: {out}\n{err}");
-        let r = probe_results(&out);
+        let (r, out) = run_probe(&env, profile.clone(), probe);
         let eperm = (-libc::EPERM).to_string();
         let enosys = (-libc::ENOSYS).to_string();
         assert_eq!(r.get("kexec_load"), Some(&eperm), "{probe}: {out}");

@@ -1115,6 +1115,15 @@ pub fn shares(shares: u64) -> String {
         .to_string()
 }
 
+/// `beancounters --format json ID`: the container's rows.
+pub fn beancounters(env: &TestEnv, id: &str) -> Vec<Value> {
+    let o = env.rt(&["beancounters", "--format", "json", id]);
+    assert_eq!(o.code, 0, "{o}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
+    assert_eq!(v[0]["id"], id);
+    v[0]["resources"].as_array().unwrap().clone()
+}
+
 /// Create + start a `sleep` container with the given resources.
 pub fn start_with_resources(env: &TestEnv, resources: serde_json::Value) -> (String, Bundle, i32) {
     let id = env.new_id();

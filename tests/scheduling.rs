@@ -89,6 +89,47 @@ fn exec_cpu_affinity_pins_an_exec_process_and_not_the_init() {
     );
 }
 
+/// A caller pinned to one CPU (`taskset`, a pinned shim) does not pin the
+/// container: the init and an exec'd process start with every CPU the
+/// container's cpuset allows, as with runc 1.2+.
+#[test]
+fn a_pinned_caller_does_not_pin_the_container() {
+    if !is_vzrun() {
+        return;
+    }
+    let online = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let online = online.trim();
+    assert_ne!(online, "0", "this test needs two CPUs");
+    let env = TestEnv::new("sched_pinned_caller");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    b.write();
+    let rt = |args: &str| {
+        host_sh(
+            &env,
+            &format!(
+                "exec taskset -c 0 {} --root {} {args}",
+                runtime().display(),
+                env.root.display()
+            ),
+        )
+    };
+    let created = rt(&format!("create --bundle {} {id}", b.path()));
+    assert_eq!(created.code, 0, "{created}");
+    env.start(&id);
+    let o = rt(&format!(
+        "exec {id} grep Cpus_allowed_list /proc/self/status /proc/1/status"
+    ));
+    assert_eq!(o.code, 0, "{o}");
+    let seen: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter_map(|l| Some(l.split(':').nth(2)?.trim()))
+        .collect();
+    assert_eq!(seen, [online, online], "{o}");
+}
+
 #[test]
 fn fields_that_cannot_be_applied_are_refused_by_name() {
     if !is_vzrun() {

@@ -212,6 +212,8 @@ fn build(
         &mut l.children,
     )?;
 
+    // Not the caller's CPU mask: the cpuset's (runc 1.2+ does the same).
+    crate::linux::sched::start_affinity(pid, None).context("reset the init's CPU affinity")?;
     cgroup.join(pid)?;
     let resources = &plan.resources;
     let no_oom_kill = resources

@@ -112,9 +112,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             .as_ref()
             .expect("exec has a process")
             .exec_cpu_affinity;
-        if let Some(cpus) = initial {
-            sched::set_affinity(pid, cpus).context("process.execCPUAffinity.initial")?;
-        }
+        sched::start_affinity(pid, initial.as_ref()).context("process.execCPUAffinity.initial")?;
         match o.cgroup {
             Some(_) => crate::cgroups::enter_below(&state.cgroup_path, &cgroup_path, pid),
             None => crate::cgroups::enter(&cgroup_path, pid),

@@ -249,6 +249,25 @@ pub fn set_affinity(pid: i32, cpus: &CpuSet) -> nix::Result<()> {
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid), cpus)
 }
 
+/// The affinity a container process starts with: `initial` when the config
+/// names one, else every CPU. A child inherits its caller's mask, and a
+/// caller pinned to one CPU (`taskset`, a pinned shim) would pin the
+/// container too: since Linux 6.5 joining a cpuset whose CPUs did not
+/// change keeps the mask. The kernel narrows "every CPU" to what the
+/// cpuset allows.
+pub fn start_affinity(pid: i32, initial: Option<&CpuSet>) -> nix::Result<()> {
+    match initial {
+        Some(cpus) => set_affinity(pid, cpus),
+        None => {
+            let mut all = CpuSet::new();
+            for c in 0..CpuSet::count() {
+                all.set(c)?;
+            }
+            set_affinity(pid, &all)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

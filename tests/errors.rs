@@ -379,6 +379,25 @@ fn proc_on_a_symlink_is_refused() {
 }
 
 #[test]
+fn a_masked_path_on_a_symlink_is_refused() {
+    // The image must not choose what a masked path hides: /secret is a
+    // symlink to /etc/hostname, and following it would leave /secret's
+    // name pointing at an unmasked file.
+    let env = TestEnv::new("err_mask_symlink");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    std::os::unix::fs::symlink("/etc/hostname", b.rootfs.join("secret")).unwrap();
+    b.set_args(&["true"]);
+    b.config_mut()["linux"]["maskedPaths"] = serde_json::json!(["/secret"]);
+    let o = env.create_out(&id, &b, &[]);
+    if is_vzrun() {
+        assert_eq!(o.code, 1, "{o}");
+        vzrun_stderr_has(&o, &[&id, "/secret", "linux.maskedPaths", "symlink"]);
+        env.assert_no_leftovers(&id);
+    }
+}
+
+#[test]
 fn an_idmapped_mount_is_refused_not_ignored() {
     if !is_vzrun() {
         return; // runc 1.1.5 predates idmapped mounts

@@ -167,17 +167,25 @@ pub fn move_root(rootfs: &Path) -> SetupResult<()> {
 }
 
 /// Hides a path: directories get an empty read-only tmpfs, files get
-/// `/dev/null` bound over them. Missing paths are fine.
+/// `/dev/null` bound over them. Missing paths are fine. A symlink is
+/// refused rather than followed: the image would choose what gets hidden
+/// (and what stays visible at the path the config named).
 pub fn mask(path: &str) -> SetupResult<()> {
     let root = root_fd()?;
-    let fd = match fs::open_in_root(root.as_fd(), Path::new(path), OFlag::O_PATH) {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW;
+    let fd = match fs::open_in_root(root.as_fd(), Path::new(path), flags) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(SetupError::new(Step::MaskPath, path).errno(e)),
     };
-    let is_dir = nix::sys::stat::fstat(fd.as_raw_fd())
-        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    let kind = nix::sys::stat::fstat(fd.as_raw_fd())
+        .map(|st| st.st_mode & libc::S_IFMT)
         .at(Step::MaskPath, path)?;
+    if kind == libc::S_IFLNK {
+        return Err(SetupError::new(Step::MaskPath, path)
+            .detail("linux.maskedPaths: must be an ordinary file or directory (it is a symlink)"));
+    }
+    let is_dir = kind == libc::S_IFDIR;
     let target = fs::fd_path(&fd);
     if is_dir {
         mount(

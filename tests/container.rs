@@ -625,3 +625,88 @@ fn a_tmpfs_takes_the_mode_of_the_directory_it_covers_unless_given_one() {
         "{out}"
     );
 }
+
+/// A `/dev` mounted read-only still gets its device nodes and the mounts
+/// below it (made read-only once they are in place, as runc does).
+#[test]
+fn a_read_only_dev_has_its_devices() {
+    let env = TestEnv::new("dev_ro");
+    let out = run_sh(
+        &env,
+        "grep ' /dev ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         grep -c ' /dev/pts ' /proc/mounts; \
+         echo x > /dev/null && echo null-writable; \
+         touch /dev/new 2>/dev/null || echo dev-read-only",
+        |b| {
+            let c = b.config_mut();
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/dev" {
+                    m["options"].as_array_mut().unwrap().push(json!("ro"));
+                }
+            }
+        },
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["ro", "1", "null-writable", "dev-read-only"],
+        "{out}"
+    );
+}
+
+/// In a user namespace the kernel locks the flags of the mounts the
+/// container inherits: a bind that asks for `rw` and `strictatime` of a
+/// read-only, nosuid, nodev, noexec, noatime source keeps the source's
+/// flags instead of failing to clear them (runc 1.2+; runc 1.1 and plain
+/// mount(8) get EPERM).
+#[test]
+fn a_bind_in_a_user_namespace_keeps_the_locked_flags_of_its_source() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 fails this with EPERM (fixed in runc 1.2)
+    }
+    let env = TestEnv::new("locked_flags");
+    let src = env.mkdir("locked");
+    use nix::mount::MsFlags;
+    nix::mount::mount(
+        Some("vzrun-test-locked"),
+        &src,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_NOATIME,
+        Some("mode=755"),
+    )
+    .unwrap();
+    let _guard = HostMount(src.clone());
+    nix::mount::mount(
+        None::<&str>,
+        &src,
+        None::<&str>,
+        MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOATIME,
+        Some("mode=755"),
+    )
+    .unwrap();
+    let out = run_sh(&env, "grep ' /data ' /proc/mounts | cut -d' ' -f4", |b| {
+        // The mapped root cannot create it in the host-owned rootfs.
+        fs::create_dir(b.rootfs.join("data")).unwrap();
+        b.add_namespace("user");
+        let c = b.config_mut();
+        c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        b.push_mount(json!({
+            "destination": "/data", "type": "bind",
+            "source": src.display().to_string(),
+            "options": ["rbind", "rw", "strictatime"]
+        }));
+    });
+    let mut flags: Vec<&str> = out.trim().split(',').collect();
+    flags.sort();
+    assert_eq!(
+        flags,
+        ["mode=755", "noatime", "nodev", "noexec", "nosuid", "ro"],
+        "{out}"
+    );
+}

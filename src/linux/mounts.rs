@@ -150,7 +150,7 @@ impl MountPlan {
     }
 
     /// Flags that need a second, remounting pass on a bind mount.
-    fn remount_flags(&self) -> MsFlags {
+    pub fn remount_flags(&self) -> MsFlags {
         self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
     }
 }
@@ -390,8 +390,9 @@ fn reopen(ctx: &MountContext, dest: &Path) -> SetupResult<OwnedFd> {
 }
 
 /// Applies flags to an existing bind mount. Flags the kernel locked on the
-/// source mount (nosuid, nodev, noexec, atime in a user namespace) are kept,
-/// or the remount would be refused.
+/// source mount (ro, nosuid, nodev, noexec and the access-time mode of a
+/// mount a user namespace inherited) are kept, or the remount would be
+/// refused: asking to clear them gets the source's, as with runc.
 pub fn remount_bind(
     target: &OwnedFd,
     flags: MsFlags,
@@ -409,14 +410,21 @@ pub fn remount_bind(
     };
     // Exactly what was asked first (an explicit `suid` or `exec` must
     // count); when the kernel refuses because it locked flags of the source
-    // mount (in a user namespace), keep those.
+    // mount (in a user namespace), keep those. The access time is one mode,
+    // not flags: the source's replaces the one asked for.
     match remount(flags) {
-        Err(nix::errno::Errno::EPERM) => remount(flags | locked_flags(target)),
+        Err(nix::errno::Errno::EPERM) => remount((flags & !ATIME_FLAGS) | locked_flags(target)),
         r => r,
     }
     .at(Step::Mount, format!("remount {what}"))
 }
 
+const ATIME_FLAGS: MsFlags = MsFlags::MS_NOATIME
+    .union(MsFlags::MS_RELATIME)
+    .union(MsFlags::MS_STRICTATIME)
+    .union(MsFlags::MS_NODIRATIME);
+
+/// The flags of the mount `fd` is on that the kernel can lock.
 fn locked_flags(fd: &OwnedFd) -> MsFlags {
     use nix::sys::statvfs::{FsFlags, fstatvfs};
     let Ok(st) = fstatvfs(fd.as_fd()) else {
@@ -425,6 +433,7 @@ fn locked_flags(fd: &OwnedFd) -> MsFlags {
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (s, m) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
@@ -435,6 +444,10 @@ fn locked_flags(fd: &OwnedFd) -> MsFlags {
         if f.contains(s) {
             out |= m;
         }
+    }
+    // Neither noatime nor relatime: the mount updates atime strictly.
+    if !f.intersects(FsFlags::ST_NOATIME | FsFlags::ST_RELATIME) {
+        out |= MsFlags::MS_STRICTATIME;
     }
     out
 }

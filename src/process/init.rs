@@ -15,6 +15,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::Path;
 
+use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
@@ -87,6 +88,7 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     mount_all(plan, &root)?;
     make_cwd(plan, &root)?;
     create_devices(plan, &root)?;
+    make_dev_readonly(plan, &root)?;
     seal_shared_root(plan, &root)?;
     let state = ctx.end.create_hooks()?;
     run_create_container_hooks(plan, &state)?;
@@ -378,9 +380,32 @@ fn mount_all(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
         new_cgroup_ns: plan.namespaces.has(CloneFlags::CLONE_NEWCGROUP),
     };
     for m in &plan.mounts {
-        mounts::mount_one(m, &mctx)?;
+        if dev_made_readonly_later(m) {
+            let mut rw = m.clone();
+            rw.flags.remove(MsFlags::MS_RDONLY);
+            mounts::mount_one(&rw, &mctx)?;
+        } else {
+            mounts::mount_one(m, &mctx)?;
+        }
     }
     Ok(())
+}
+
+/// A read-only `/dev` of its own is mounted writable and made read-only
+/// once the mounts below it and the device nodes are in place.
+fn dev_made_readonly_later(m: &mounts::MountPlan) -> bool {
+    !m.bind && m.destination == Path::new("/dev") && m.flags.contains(MsFlags::MS_RDONLY)
+}
+
+fn make_dev_readonly(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
+    let Some(m) = plan.mounts.iter().rfind(|m| dev_made_readonly_later(m)) else {
+        return Ok(());
+    };
+    let dev =
+        crate::linux::fs::open_in_root(root.as_fd(), Path::new("/dev"), nix::fcntl::OFlag::O_PATH)
+            .at(Step::Mount, "/dev")?;
+    // A remount sets every per-mount flag: the entry's own with ro.
+    mounts::remount_bind(&dev, m.remount_flags(), &"/dev")
 }
 
 /// runc creates a missing cwd; it must exist inside the rootfs.

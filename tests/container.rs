@@ -710,3 +710,70 @@ fn a_bind_in_a_user_namespace_keeps_the_locked_flags_of_its_source() {
         "{out}"
     );
 }
+
+/// Namespaces joined by path with a user namespace must be owned by it:
+/// a network namespace of another (non-userns) container is refused by
+/// name; the userns container's own network namespace is joined.
+#[test]
+fn a_joined_user_namespace_must_own_the_other_joined_namespaces() {
+    let env = TestEnv::new("userns_owner");
+    let start = |id: &str, userns: bool| {
+        let mut b = env.bundle(id);
+        b.set_args(&["sleep", "1000"]);
+        if userns {
+            b.add_namespace("user");
+            let c = b.config_mut();
+            c["linux"]["uidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+            c["linux"]["gidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        }
+        let o = env.create_out(id, &b, &[]);
+        assert_eq!(o.code, 0, "{o}");
+        env.start(id);
+        env.state(id)["pid"].as_i64().unwrap()
+    };
+    let (a, c) = (env.new_id(), env.new_id());
+    let a_pid = start(&a, true);
+    let c_pid = start(&c, false);
+    let joining = |net_pid: i64| {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        b.set_sh("cat /proc/self/uid_map; readlink /proc/self/ns/net");
+        let ns = b.config_mut()["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap();
+        ns.retain(|n| n["type"] != "network");
+        ns.push(json!({"type": "user", "path": format!("/proc/{a_pid}/ns/user")}));
+        ns.push(json!({"type": "network", "path": format!("/proc/{net_pid}/ns/net")}));
+        (id.clone(), env.run_out(&id, &b, &[]))
+    };
+    let (id, refused) = joining(c_pid);
+    assert_ne!(refused.code, 0, "{refused}");
+    if is_vzrun() {
+        for want in [
+            id.as_str(),
+            "linux.namespaces",
+            &format!("/proc/{c_pid}/ns/net"),
+            "not owned by the user namespace",
+        ] {
+            assert!(refused.stderr.contains(want), "lacks {want:?}: {refused}");
+        }
+        env.assert_no_leftovers(&id);
+    } else {
+        return; // runc 1.1.5 wants uidMappings even to join (1.2 reads them)
+    }
+    let (_, joined) = joining(a_pid);
+    assert_eq!(joined.code, 0, "{joined}");
+    let a_net = fs::read_link(format!("/proc/{a_pid}/ns/net")).unwrap();
+    let lines: Vec<String> = joined
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        ["0 100000 65536".to_string(), a_net.display().to_string()],
+        "{joined}"
+    );
+}

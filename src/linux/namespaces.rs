@@ -31,6 +31,49 @@ pub fn join(flag: CloneFlags, ns: std::fs::File, path: &Path) -> SetupResult<()>
     setns(ns, flag).at(Step::JoinNamespace, path.display())
 }
 
+/// A user namespace joined by path must own every other namespace joined
+/// with it: setns into one it does not own would fail with a bare EPERM
+/// (or, for a namespace owned by a parent user namespace, succeed and
+/// leave the container with powers over it that its mapping does not
+/// give).
+pub fn check_owned_by(
+    user: &std::fs::File,
+    user_path: &Path,
+    others: &[(CloneFlags, std::fs::File, &Path)],
+) -> SetupResult<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    // NS_GET_USERNS, _IO(0xb7, 0x1): a descriptor of the owning user
+    // namespace.
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let want = id(user
+        .metadata()
+        .at(Step::JoinNamespace, user_path.display())?);
+    for (flag, ns, path) in others {
+        // SAFETY: an ioctl on a namespace descriptor we hold; it returns a
+        // fresh descriptor or -1, nothing else is touched.
+        let fd = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_USERNS) };
+        if fd < 0 {
+            return Err(SetupError::new(Step::JoinNamespace, path.display())
+                .errno(nix::errno::Errno::last()));
+        }
+        // SAFETY: the descriptor was just returned to us and is ours alone.
+        let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let got = id(owner.metadata().at(Step::JoinNamespace, path.display())?);
+        if got != want {
+            return Err(
+                SetupError::new(Step::JoinNamespace, path.display()).detail(format!(
+                    "linux.namespaces: the {} namespace is not owned by the user namespace {}",
+                    names(*flag),
+                    user_path.display()
+                )),
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn create(flags: CloneFlags) -> SetupResult<()> {
     unshare(flags).at(Step::CreateNamespace, names(flags))
 }

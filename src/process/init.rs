@@ -78,7 +78,7 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     enter_namespaces(ctx)?;
     fork_into_new_pid_or_time_namespace(ctx)?;
     hide_from_the_container()?;
-    become_root_in_new_user_namespace(plan)?;
+    become_root_in_user_namespace(plan)?;
     new_session()?;
     join_session_keyring(ctx)?;
     nix::sys::stat::umask(Mode::empty());
@@ -269,7 +269,11 @@ fn enter_namespaces(ctx: &InitContext) -> SetupResult<()> {
     // the paths would resolve in the container's /proc.
     let mut joins = Vec::with_capacity(ns.join.len());
     for (flag, path) in &ns.join {
-        joins.push((*flag, namespaces::open(path)?, path));
+        joins.push((*flag, namespaces::open(path)?, path.as_path()));
+    }
+    // The user namespace is first in the list when there is one.
+    if let Some(((CloneFlags::CLONE_NEWUSER, user, upath), others)) = joins.split_first() {
+        namespaces::check_owned_by(user, upath, others)?;
     }
     for (flag, fd, path) in joins {
         namespaces::join(flag, fd, path)?;
@@ -306,8 +310,11 @@ fn fork_into_new_pid_or_time_namespace(ctx: &InitContext) -> SetupResult<()> {
     }
 }
 
-fn become_root_in_new_user_namespace(plan: &Plan) -> SetupResult<()> {
-    if !plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
+/// The init's ids are the host's until it sets them; in a user namespace
+/// (new, or joined by path) host root is unmapped there, and mounts such
+/// as devpts's `gid=5` would overflow.
+fn become_root_in_user_namespace(plan: &Plan) -> SetupResult<()> {
+    if !plan.namespaces.has(CloneFlags::CLONE_NEWUSER) {
         return Ok(());
     }
     setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))

@@ -7,6 +7,8 @@ need=""
 # busybox-static: test and demo root filesystems; runc: the reference the
 # integration comparison runs against.
 command -v runc >/dev/null 2>&1 || need="$need runc"
+# iproute2: the netDevices tests make veth pairs.
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
 # gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
 [ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
 # libelf-dev, zlib1g-dev, pkg-config: libbpf (cgroup v2 device filters)

@@ -61,6 +61,8 @@ pub struct Plan {
     /// exec'd processes alike.
     pub personality: Option<libc::c_ulong>,
     pub memory_policy: Option<MemoryPolicy>,
+    /// `linux.netDevices`: moved in by the runtime before the create hooks.
+    pub net_devices: Vec<crate::linux::netdev::NetDevice>,
     /// `linux.seccomp`, compiled; the init and exec'd processes load it.
     pub seccomp: Option<crate::linux::seccomp::Filter>,
     /// No mount namespace in the config: where the runtime binds the
@@ -288,8 +290,10 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         .map(crate::linux::seccomp::compile)
         .transpose()?;
     let (personality, memory_policy) = process_domain(&linux)?;
+    let net_devices = net_devices(&linux, &namespaces)?;
     refuse_unsupported(&linux)?;
     Ok(Plan {
+        net_devices,
         seccomp,
         personality,
         memory_policy,
@@ -342,10 +346,25 @@ pub fn process_domain(
 /// Fields of runtime-spec 1.3 that vzrun does not apply yet: refused by
 /// name rather than ignored, so that nobody believes a setting holds when
 /// it does not.
-fn refuse_unsupported(linux: &oci_spec::runtime::Linux) -> Result<()> {
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        bail!("linux.netDevices: moving network devices into the container is not supported yet");
+/// `linux.netDevices`: they go into the container's network namespace,
+/// so it must have one (runc refuses the host's too).
+fn net_devices(
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+) -> Result<Vec<crate::linux::netdev::NetDevice>> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if !ns.has(CloneFlags::CLONE_NEWNET) {
+        bail!(
+            "linux.netDevices: the container has no network namespace of its own \
+             (add one to linux.namespaces)"
+        );
     }
+    crate::linux::netdev::plan(devices)
+}
+
+fn refuse_unsupported(linux: &oci_spec::runtime::Linux) -> Result<()> {
     if linux.intel_rdt().is_some() {
         if !std::path::Path::new("/sys/fs/resctrl/info").exists() {
             bail!("linux.intelRdt: resctrl is not mounted on this host");

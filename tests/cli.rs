@@ -283,7 +283,7 @@ fn features_reports_what_this_runtime_supports_here() {
         );
     }
     assert_eq!(f["linux"]["intelRdt"]["enabled"], false);
-    assert_eq!(f["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(f["linux"]["netDevices"]["enabled"], true);
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
     let known = strs(&f["linux"]["seccomp"]["knownFlags"]);
     for flag in strs(&f["linux"]["seccomp"]["supportedFlags"]) {

@@ -777,3 +777,88 @@ fn a_joined_user_namespace_must_own_the_other_joined_namespaces() {
         "{joined}"
     );
 }
+
+/// A host veth pair for a test, deleted again even when the test fails
+/// (deleting one end deletes both; moved into a container, the end goes
+/// away with the container's network namespace).
+struct Veth(String);
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        let name = format!("vzt{}{tag}", std::process::id() % 100_000);
+        let ip = |args: &[&str]| {
+            let o = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "ip {args:?}: {o:?}");
+        };
+        let peer = format!("{name}p");
+        ip(&["link", "add", &name, "type", "veth", "peer", "name", &peer]);
+        let v = Veth(peer);
+        ip(&["addr", "add", "10.200.7.1/24", "dev", &name]);
+        ip(&["addr", "add", "fd00:200:7::1/64", "dev", &name]);
+        v
+    }
+    fn end(&self) -> &str {
+        self.0.strip_suffix('p').unwrap()
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .output();
+    }
+}
+
+/// `linux.netDevices`: a host device moves into the container's network
+/// namespace under its new name, keeps its permanent addresses and is up;
+/// the same with a user namespace; a missing device is refused by name.
+#[test]
+fn net_devices_move_into_the_container_with_their_addresses() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates linux.netDevices
+    }
+    let env = TestEnv::new("netdev");
+    for (tag, userns) in [("a", false), ("b", true)] {
+        let veth = Veth::new(tag);
+        let out = run_sh(
+            &env,
+            "ip -o addr show dev eth5 | tr -s ' ' | cut -d' ' -f3,4; \
+             ip -o link show dev eth5 | grep -o ',UP'",
+            |b| {
+                b.config_mut()["linux"]["netDevices"] = json!({ veth.end(): { "name": "eth5" } });
+                if userns {
+                    b.add_namespace("user");
+                    let c = b.config_mut();
+                    c["linux"]["uidMappings"] =
+                        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+                    c["linux"]["gidMappings"] =
+                        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+                }
+            },
+        );
+        let lines: Vec<&str> = out.lines().filter(|l| !l.contains("fe80")).collect();
+        assert_eq!(
+            lines,
+            ["inet 10.200.7.1/24", "inet6 fd00:200:7::1/64", ",UP"],
+            "userns {userns}: {out}"
+        );
+    }
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["true"]);
+    b.config_mut()["linux"]["netDevices"] = json!({ "vztmissing0": {} });
+    let o = env.run_out(&id, &b, &[]);
+    assert_eq!(o.code, 1, "{o}");
+    for want in [
+        id.as_str(),
+        "linux.netDevices: vztmissing0",
+        "no network device",
+    ] {
+        assert!(o.stderr.contains(want), "lacks {want:?}: {o}");
+    }
+    env.assert_no_leftovers(&id);
+}

@@ -170,8 +170,8 @@ fn fields_that_cannot_be_applied_are_refused_by_name() {
         (
             "linux",
             "netDevices",
-            json!({"eth9": {"name": "eth0"}}),
-            "linux.netDevices: moving network devices",
+            json!({"eth9": {"name": "a/b"}}),
+            "linux.netDevices: eth9: name",
         ),
         (
             "linux",

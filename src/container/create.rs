@@ -232,6 +232,8 @@ fn build(
 
     let hooks_ran = &mut l.hooks_ran;
     let init_pid = launch::until_ready(&end, plan, pid, &mut l.children, &mut |init_pid| {
+        // Before the hooks, which may expect them (runc moves them then).
+        crate::linux::netdev::move_into(init_pid, &plan.net_devices)?;
         *hooks_ran = true;
         // The runtime environment exists by now (the hooks' precondition),
         // so the state says created, as crun and runtime-tools expect.

@@ -343,6 +343,7 @@ fn exec_plan(state: &state::State, process: ProcessPlan) -> Result<Plan> {
         seccomp,
         personality,
         memory_policy,
+        net_devices: Vec::new(),
         id: state.id.clone(),
         bundle: state.bundle.clone(),
         spec: state.config.clone(),

@@ -38,7 +38,7 @@ pub fn features() -> Value {
             "selinux": {"enabled": lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}},
-            "netDevices": {"enabled": false},
+            "netDevices": {"enabled": true},
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE",
                           "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",

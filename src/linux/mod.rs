@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
+pub mod netdev;
 pub mod pidfd;
 pub mod procfs;
 pub mod rlimits;

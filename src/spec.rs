@@ -217,7 +217,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
 
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts.push(mount_plan(m, &bundle).with_context(|| format!("mounts[{i}]"))?);
+        mounts.push(mount_plan(m, &bundle, &namespaces).with_context(|| format!("mounts[{i}]"))?);
     }
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -598,12 +598,25 @@ pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-fn mount_plan(m: &Mount, bundle: &Path) -> Result<MountPlan> {
+fn mount_plan(m: &Mount, bundle: &Path, ns: &Namespaces) -> Result<MountPlan> {
     let dest = m.destination();
     if !dest.is_absolute() {
         bail!("destination: {} must be an absolute path", dest.display());
     }
-    MountPlan::from_spec(m, bundle)
+    let mut plan = MountPlan::from_spec(m, bundle)?;
+    // `idmap` without mappings of its own takes the container's.
+    if let Some(idmap) = plan.idmap.as_mut().filter(|i| i.uids.is_empty()) {
+        if ns.uid_mappings.is_empty() {
+            bail!(
+                "idmap: {} gives no uidMappings/gidMappings and the container has no \
+                 user namespace mappings to take",
+                dest.display()
+            );
+        }
+        idmap.uids = ns.uid_mappings.clone();
+        idmap.gids = ns.gid_mappings.clone();
+    }
+    Ok(plan)
 }
 
 /// Only sysctls that belong to a namespace the container owns may be set:

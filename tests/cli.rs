@@ -271,20 +271,14 @@ fn features_reports_what_this_runtime_supports_here() {
     assert_eq!(f["ociVersionMax"], "1.3.0", "{f}");
     assert!(strs(&f["linux"]["namespaces"]).contains(&"time".to_string()));
     assert!(strs(&f["mountOptions"]).contains(&"tmpcopyup".to_string()));
-    // The recursive options are there (CRI-O asks for rro); what vzrun
-    // refuses is not promised.
-    for on in ["rro", "rnosuid", "rnoatime"] {
+    // The recursive options are there (CRI-O asks for rro), and idmapped
+    // mounts.
+    for on in ["rro", "rnosuid", "rnoatime", "idmap", "ridmap"] {
         assert!(strs(&f["mountOptions"]).contains(&on.to_string()), "{on}");
-    }
-    for off in ["idmap", "ridmap"] {
-        assert!(
-            !strs(&f["mountOptions"]).contains(&off.to_string()),
-            "{off}"
-        );
     }
     assert_eq!(f["linux"]["intelRdt"]["enabled"], false);
     assert_eq!(f["linux"]["netDevices"]["enabled"], true);
-    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     let known = strs(&f["linux"]["seccomp"]["knownFlags"]);
     for flag in strs(&f["linux"]["seccomp"]["supportedFlags"]) {
         assert!(known.contains(&flag), "{flag}");

@@ -862,3 +862,98 @@ fn net_devices_move_into_the_container_with_their_addresses() {
     }
     env.assert_no_leftovers(&id);
 }
+
+/// Idmapped mounts, seen inside: `idmap` alone takes the container's
+/// mapping (host root's file is root's inside), mount-level mappings their
+/// own (host 0 seen as 101000, which is 1000 inside), and a bind without
+/// either shows the unmapped owner. All three sources sit in a host
+/// directory of mode 0700 that the container's mapped root could not
+/// enter: the runtime opens them with the host's privileges (runc 1.2+).
+#[test]
+fn idmapped_mounts_show_the_mapped_owners() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates idmapped mounts
+    }
+    let env = TestEnv::new("idmap");
+    let private = env.mkdir("private");
+    fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let src = private.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("f"), "hi\n").unwrap();
+    let out = run_sh(
+        &env,
+        "stat -c '%u %g %n' /a/f /b/f /c/f; cat /c/f; \
+         grep ' /[abc] ' /proc/self/mountinfo | grep -c idmapped",
+        |b| {
+            for d in ["a", "b", "c"] {
+                fs::create_dir(b.rootfs.join(d)).unwrap();
+            }
+            b.add_namespace("user");
+            let c = b.config_mut();
+            c["linux"]["uidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+            c["linux"]["gidMappings"] =
+                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+            let source = src.display().to_string();
+            b.push_mount(json!({
+                "destination": "/a", "type": "bind", "source": source,
+                "options": ["rbind", "idmap"]
+            }));
+            b.push_mount(json!({
+                "destination": "/b", "type": "bind", "source": source,
+                "options": ["rbind", "ridmap"],
+                "uidMappings": [{ "containerID": 0, "hostID": 101000, "size": 1 }],
+                "gidMappings": [{ "containerID": 0, "hostID": 101000, "size": 1 }]
+            }));
+            b.push_mount(json!({
+                "destination": "/c", "type": "bind", "source": source,
+                "options": ["rbind"]
+            }));
+        },
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["0 0 /a/f", "1000 1000 /b/f", "65534 65534 /c/f", "hi", "2"],
+        "{out}"
+    );
+}
+
+/// Without a user namespace an idmapped mount still maps owners (the
+/// runtime makes the mount's user namespace), and a bind whose source is
+/// an earlier mount of the container sees that mount (mount order).
+#[test]
+fn an_idmapped_mount_without_a_user_namespace_and_mount_order() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 predates idmapped mounts
+    }
+    let env = TestEnv::new("idmap_nouserns");
+    let src = env.mkdir("src");
+    fs::write(src.join("f"), "hi\n").unwrap();
+    let script = "stat -c '%u %n' /a/f; \
+                  test -e /later/marker && echo rootfs-dir || echo the-tmpfs";
+    let out = run_sh(&env, script, |b| {
+        let rootfs = b.rootfs.display().to_string();
+        b.push_mount(json!({
+            "destination": "/a", "type": "bind", "source": src.display().to_string(),
+            "options": ["rbind", "idmap"],
+            "uidMappings": [{ "containerID": 0, "hostID": 1234, "size": 1 }],
+            "gidMappings": [{ "containerID": 0, "hostID": 1234, "size": 1 }]
+        }));
+        b.push_mount(json!({"destination": "/early", "type": "tmpfs", "source": "tmpfs"}));
+        // The bind below must show the (empty) tmpfs mounted there
+        // before it, not the rootfs directory the tmpfs covers.
+        fs::create_dir_all(b.rootfs.join("early")).unwrap();
+        fs::write(b.rootfs.join("early/marker"), "rootfs\n").unwrap();
+        b.push_mount(json!({
+            "destination": "/later", "type": "bind",
+            "source": format!("{rootfs}/early"), "options": ["rbind"]
+        }));
+    });
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["1234 /a/f", "the-tmpfs"], "{out}");
+}

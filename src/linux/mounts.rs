@@ -12,6 +12,7 @@ use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 
 use super::fs;
+use super::namespaces::IdMap;
 use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// One entry of `mounts`, with its options split into flags, propagation
@@ -33,6 +34,18 @@ pub struct MountPlan {
     /// The recursive options (`rro`, `rnosuid`, ...): mount_setattr(2)
     /// attributes set and cleared on the mount and every mount below it.
     pub recursive: RecursiveAttrs,
+    /// `idmap`/`ridmap` or mount-level `uidMappings`/`gidMappings`.
+    pub idmap: Option<Idmap>,
+}
+
+/// An idmapped bind mount: file owners seen through `uids`/`gids` (the
+/// mount's own mappings, or the container's when it gives none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Idmap {
+    pub uids: Vec<IdMap>,
+    pub gids: Vec<IdMap>,
+    /// `ridmap`: every mount below the source too.
+    pub recursive: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,9 +92,7 @@ const RECURSIVE_OPTIONS: &[(&str, u64, u64)] = &[
 
 impl MountPlan {
     pub fn from_spec(m: &Mount, bundle: &Path) -> Result<MountPlan> {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            bail!("uidMappings/gidMappings: idmapped mounts are not supported yet");
-        }
+        let mut idmap_option = None;
         let mut flags = MsFlags::empty();
         let mut propagation = Vec::new();
         let mut data = Vec::new();
@@ -107,8 +118,8 @@ impl MountPlan {
                     bail!("options: \"tmpcopyup\" only applies to tmpfs mounts");
                 }
                 copy_up = true;
-            } else if matches!(opt.as_str(), "idmap" | "ridmap") {
-                bail!("options: {opt:?} is not supported yet");
+            } else if opt == "idmap" || opt == "ridmap" {
+                idmap_option = Some(opt == "ridmap");
             } else {
                 data.push(opt.as_str());
             }
@@ -136,7 +147,12 @@ impl MountPlan {
         if typ.is_empty() && !bind {
             bail!("type: missing for {}", m.destination().display());
         }
+        let idmap = idmap_of(m, idmap_option)?;
+        if idmap.is_some() && !bind {
+            bail!("idmap: only bind mounts can be idmapped");
+        }
         Ok(MountPlan {
+            idmap,
             destination: m.destination().clone(),
             typ,
             source,
@@ -153,6 +169,39 @@ impl MountPlan {
     pub fn remount_flags(&self) -> MsFlags {
         self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
     }
+}
+
+/// The mount's own mappings, if any. Mappings without `idmap` or
+/// `ridmap` still make an idmapped mount (of the mount alone), as runc does.
+fn idmap_of(m: &Mount, option: Option<bool>) -> Result<Option<Idmap>> {
+    let convert = |which: &str, maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        let maps: Vec<IdMap> = maps
+            .iter()
+            .flatten()
+            .map(|m| IdMap {
+                container: m.container_id(),
+                host: m.host_id(),
+                size: m.size(),
+            })
+            .collect();
+        if maps.iter().any(|m| m.size == 0) {
+            bail!("{which}: a mapping of size 0");
+        }
+        Ok(maps)
+    };
+    let uids = convert("uidMappings", m.uid_mappings())?;
+    let gids = convert("gidMappings", m.gid_mappings())?;
+    if uids.is_empty() != gids.is_empty() {
+        bail!("uidMappings/gidMappings: an idmapped mount needs both or neither");
+    }
+    if uids.is_empty() && option.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Idmap {
+        uids,
+        gids,
+        recursive: option.unwrap_or(false),
+    }))
 }
 
 /// The mount options that are flags: (name, set or clear, flag).
@@ -195,13 +244,13 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
 }
 
 /// Every mount option vzrun knows by name (flags, propagation,
-/// `tmpcopyup`), for `vzrun features`; anything else is passed to the
+/// `tmpcopyup`, `idmap`, `ridmap`), for `vzrun features`; anything else is passed to the
 /// filesystem as data.
 pub fn known_options() -> Vec<&'static str> {
     let mut v: Vec<&str> = FLAG_OPTIONS.iter().map(|(n, _, _)| *n).collect();
     v.extend(PROPAGATION_OPTIONS.iter().map(|(n, _)| *n));
     v.extend(RECURSIVE_OPTIONS.iter().map(|(n, _, _)| *n));
-    v.push("tmpcopyup");
+    v.extend(["tmpcopyup", "idmap", "ridmap"]);
     v.sort_unstable();
     v
 }
@@ -228,12 +277,15 @@ pub fn propagation(opt: &str) -> Option<MsFlags> {
 /// What a mount needs to know about the container beyond its own entry.
 pub struct MountContext<'a> {
     pub root: BorrowedFd<'a>,
+    /// The container has a user namespace of its own.
+    pub user_namespace: bool,
     pub cgroup_path: &'a Path,
     pub new_cgroup_ns: bool,
 }
 
 /// Performs one mount inside the rootfs.
-pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
+/// `opened` is the source the runtime opened for a bind (`open_source`).
+pub fn mount_one(m: &MountPlan, opened: Option<&OwnedFd>, ctx: &MountContext) -> SetupResult<()> {
     let dest = m.destination.display();
     if m.typ == "cgroup" || m.typ == "cgroup2" {
         return mount_cgroup(m, ctx);
@@ -243,27 +295,44 @@ pub fn mount_one(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     }
     if m.bind {
         let source = m.source.as_ref().expect("checked by from_spec");
-        let meta = std::fs::metadata(source).at(Step::Mount, source.display())?;
-        let target = if meta.is_dir() {
+        let is_dir = match opened {
+            Some(fd) => nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd))
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                .at(Step::Mount, source.display())?,
+            None => std::fs::metadata(source)
+                .at(Step::Mount, source.display())?
+                .is_dir(),
+        };
+        let target = if is_dir {
             fs::mkdir_all(ctx.root, &m.destination, 0o755)
         } else {
             fs::touch(ctx.root, &m.destination)
         }
         .at(Step::Mount, &dest)?;
-        mount(
-            Some(source),
-            fs::fd_path(&target).as_str(),
-            None::<&str>,
-            m.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
-            None::<&str>,
-        )
+        match opened {
+            Some(fd) => move_into_place(fd, &target),
+            None => mount(
+                Some(source),
+                fs::fd_path(&target).as_str(),
+                None::<&str>,
+                m.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+                None::<&str>,
+            ),
+        }
         .map_err(|e| {
             SetupError::new(Step::Mount, format!("{} on {dest}", source.display())).errno(e)
         })?;
         let extra = m.remount_flags();
         if !extra.is_empty() {
             let top = reopen(ctx, &m.destination)?;
-            remount_bind(&top, extra, &dest)?;
+            if opened.is_some() && ctx.user_namespace {
+                // The runtime's copy of the source is not locked as one the
+                // user namespace inherited would be: keep what the kernel
+                // would have locked, as the retry below does for those.
+                remount_keeping_locked(&top, extra, &dest)?;
+            } else {
+                remount_bind(&top, extra, &dest)?;
+            }
         }
     } else {
         let target = fs::mkdir_all(ctx.root, &m.destination, 0o755).at(Step::Mount, &dest)?;
@@ -356,6 +425,19 @@ fn refuse_symlink_destination(m: &MountPlan, ctx: &MountContext) -> SetupResult<
 
 /// mount_setattr(2) on the mount at `top` and every mount below it.
 fn set_recursive(top: &OwnedFd, a: RecursiveAttrs) -> nix::Result<()> {
+    setattr(top, a.set, a.clear, None, true)
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (and every mount below it
+/// when `recursive`); `userns` for MOUNT_ATTR_IDMAP.
+fn setattr(
+    fd: &OwnedFd,
+    set: u64,
+    clear: u64,
+    userns: Option<BorrowedFd>,
+    recursive: bool,
+) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -364,10 +446,15 @@ fn set_recursive(top: &OwnedFd, a: RecursiveAttrs) -> nix::Result<()> {
         userns_fd: u64,
     }
     let attr = MountAttr {
-        attr_set: a.set,
-        attr_clr: a.clear,
+        attr_set: set,
+        attr_clr: clear,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns.map_or(0, |fd| fd.as_raw_fd() as u64),
+    };
+    let flags = if recursive {
+        libc::AT_EMPTY_PATH | libc::AT_RECURSIVE
+    } else {
+        libc::AT_EMPTY_PATH
     };
     // SAFETY: mount_setattr reads a mount_attr of the size given, from a
     // repr(C) struct of the kernel's layout that outlives the call; the
@@ -375,11 +462,63 @@ fn set_recursive(top: &OwnedFd, a: RecursiveAttrs) -> nix::Result<()> {
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            std::os::fd::AsRawFd::as_raw_fd(top),
+            fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
+        )
+    };
+    nix::errno::Errno::result(rc).map(drop)
+}
+
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// The source of bind mount `m`, opened by the runtime with the host's
+/// privileges as a detached copy (open_tree(2) with OPEN_TREE_CLONE) that
+/// the init moves into place: a source the container's mapped root cannot
+/// reach (a 0700 host directory) still mounts, and an idmapped one gets
+/// its mapping here, where the host's privileges allow it. `userns` is a
+/// user namespace holding the mount's mapping.
+pub fn open_source(m: &MountPlan, userns: Option<BorrowedFd>) -> Result<OwnedFd> {
+    use anyhow::Context;
+    use std::os::unix::ffi::OsStrExt;
+    let source = m.source.as_ref().expect("a bind mount has a source");
+    let path = std::ffi::CString::new(source.as_os_str().as_bytes())
+        .with_context(|| format!("source {}: a NUL byte", source.display()))?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    if m.flags.contains(MsFlags::MS_REC) {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    // SAFETY: open_tree with a valid C string that outlives the call; it
+    // returns a fresh descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    let fd = nix::errno::Errno::result(fd)
+        .with_context(|| format!("open bind mount source {}", source.display()))?;
+    // SAFETY: the descriptor was just returned to us and is ours alone.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    if let (Some(idmap), Some(ns)) = (&m.idmap, userns) {
+        setattr(&fd, MOUNT_ATTR_IDMAP, 0, Some(ns), idmap.recursive)
+            .with_context(|| format!("idmap {}", source.display()))?;
+    }
+    Ok(fd)
+}
+
+/// move_mount(2) of a detached mount (from `open_source`) onto `target`.
+fn move_into_place(source: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    // SAFETY: move_mount between two descriptors we hold, with empty
+    // paths (valid C strings); nothing else is read or written.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            source.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     nix::errno::Errno::result(rc).map(drop)
@@ -398,24 +537,38 @@ pub fn remount_bind(
     flags: MsFlags,
     what: &dyn std::fmt::Display,
 ) -> SetupResult<()> {
-    let path = fs::fd_path(target);
-    let remount = |f: MsFlags| {
-        mount(
-            None::<&str>,
-            path.as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f,
-            None::<&str>,
-        )
-    };
     // Exactly what was asked first (an explicit `suid` or `exec` must
     // count); when the kernel refuses because it locked flags of the source
-    // mount (in a user namespace), keep those. The access time is one mode,
-    // not flags: the source's replaces the one asked for.
-    match remount(flags) {
-        Err(nix::errno::Errno::EPERM) => remount((flags & !ATIME_FLAGS) | locked_flags(target)),
-        r => r,
+    // mount (in a user namespace), keep those.
+    let asked = mount(
+        None::<&str>,
+        fs::fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    );
+    match asked {
+        Err(nix::errno::Errno::EPERM) => remount_keeping_locked(target, flags, what),
+        r => r.at(Step::Mount, format!("remount {what}")),
     }
+}
+
+/// A bind remount with `flags` plus what the kernel locks on a mount a
+/// user namespace inherits: the source's ro, nosuid, nodev, noexec and
+/// access-time mode (which replaces the one asked for: it is one value).
+fn remount_keeping_locked(
+    target: &OwnedFd,
+    flags: MsFlags,
+    what: &dyn std::fmt::Display,
+) -> SetupResult<()> {
+    let flags = (flags & !ATIME_FLAGS) | locked_flags(target);
+    mount(
+        None::<&str>,
+        fs::fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    )
     .at(Step::Mount, format!("remount {what}"))
 }
 

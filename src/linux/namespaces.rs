@@ -10,7 +10,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
 /// One line of a user namespace's uid_map or gid_map.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IdMap {
     pub container: u32,
     pub host: u32,

@@ -53,6 +53,8 @@ pub struct InitContext<'a> {
     pub seccomp_listener: Option<OwnedFd>,
     /// For an exec'd process: the root to chroot into (see `Launch`).
     pub root: Option<OwnedFd>,
+    /// Bind sources the runtime opened, by index in `plan.mounts`.
+    pub mount_sources: Vec<Option<OwnedFd>>,
 }
 
 /// A new container's init. Never returns: it execs the user's process or
@@ -85,7 +87,7 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     set_hostname_and_domainname(plan)?;
     set_sysctls(plan)?;
     let root = open_root(plan)?;
-    mount_all(plan, &root)?;
+    mount_all(ctx, &root)?;
     make_cwd(plan, &root)?;
     create_devices(plan, &root)?;
     make_dev_readonly(plan, &root)?;
@@ -380,19 +382,22 @@ fn open_root(plan: &Plan) -> SetupResult<OwnedFd> {
     }
 }
 
-fn mount_all(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
+fn mount_all(ctx: &InitContext, root: &OwnedFd) -> SetupResult<()> {
+    let plan = ctx.plan;
     let mctx = MountContext {
         root: root.as_fd(),
+        user_namespace: plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER),
         cgroup_path: &plan.cgroup_path,
         new_cgroup_ns: plan.namespaces.has(CloneFlags::CLONE_NEWCGROUP),
     };
-    for m in &plan.mounts {
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let opened = ctx.mount_sources.get(i).and_then(Option::as_ref);
         if dev_made_readonly_later(m) {
             let mut rw = m.clone();
             rw.flags.remove(MsFlags::MS_RDONLY);
-            mounts::mount_one(&rw, &mctx)?;
+            mounts::mount_one(&rw, opened, &mctx)?;
         } else {
-            mounts::mount_one(m, &mctx)?;
+            mounts::mount_one(m, opened, &mctx)?;
         }
     }
     Ok(())

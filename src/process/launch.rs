@@ -50,6 +50,10 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
     // Before the child exists, so that it inherits the host's procfs and
     // never looks /proc up inside a mount namespace its config shaped.
     crate::linux::procfs::pin().context("open the host's /proc")?;
+    let mount_sources = match l.role {
+        Role::Init => open_mount_sources(l.plan)?,
+        Role::Exec => Vec::new(),
+    };
     let (runtime_end, init_end) = protocol::pair()?;
     let ns = &l.plan.namespaces;
     // The common case creates every namespace in the clone itself; joining
@@ -83,6 +87,7 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
                 runtime_fds: l.runtime_fds,
                 seccomp_listener: l.seccomp_listener,
                 root: l.root,
+                mount_sources,
             };
             match l.role {
                 Role::Init => init::container(ctx),
@@ -93,6 +98,50 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
     };
     children.push(pid);
     Ok((runtime_end, pid))
+}
+
+/// The bind mount sources the runtime opens for the init, by index in
+/// `plan.mounts` (`mounts::open_source`): every idmapped one, and in a new
+/// user namespace every bind, whose source the mapped root may not be able
+/// to reach. A source inside the rootfs is left to the init: an earlier
+/// mount of the container may cover it, and mount order must count.
+fn open_mount_sources(plan: &Plan) -> Result<Vec<Option<OwnedFd>>> {
+    let new_userns = plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER);
+    // One user namespace per distinct mapping.
+    let mut userns: Vec<(&crate::linux::mounts::Idmap, OwnedFd)> = Vec::new();
+    let mut out = Vec::with_capacity(plan.mounts.len());
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let inside_rootfs = m
+            .source
+            .as_ref()
+            .is_some_and(|s| s.starts_with(&plan.rootfs));
+        if !m.bind || inside_rootfs || !(new_userns || m.idmap.is_some()) {
+            out.push(None);
+            continue;
+        }
+        let ns = match &m.idmap {
+            None => None,
+            Some(idmap) => {
+                let same = |u: &(&crate::linux::mounts::Idmap, OwnedFd)| {
+                    u.0.uids == idmap.uids && u.0.gids == idmap.gids
+                };
+                let at = match userns.iter().position(same) {
+                    Some(at) => at,
+                    None => {
+                        let fd = spawn::user_namespace(&idmap.uids, &idmap.gids)
+                            .with_context(|| format!("mounts[{i}]"))?;
+                        userns.push((idmap, fd));
+                        userns.len() - 1
+                    }
+                };
+                Some(std::os::fd::AsFd::as_fd(&userns[at].1))
+            }
+        };
+        out.push(Some(
+            crate::linux::mounts::open_source(m, ns).with_context(|| format!("mounts[{i}]"))?,
+        ));
+    }
+    Ok(out)
 }
 
 /// Connects to the seccomp listener before the child exists: once inside

@@ -56,6 +56,39 @@ pub fn clone(flags: CloneFlags) -> nix::Result<Forked> {
     }
 }
 
+/// A user namespace with these id maps, for idmapped mounts: a child is
+/// cloned into it only so that the maps can be written, and killed once
+/// the namespace is open (the descriptor keeps the namespace).
+pub fn user_namespace(
+    uids: &[crate::linux::namespaces::IdMap],
+    gids: &[crate::linux::namespaces::IdMap],
+) -> anyhow::Result<std::os::fd::OwnedFd> {
+    use anyhow::Context;
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    match clone(CloneFlags::CLONE_NEWUSER)
+        .context("clone a user namespace for an idmapped mount")?
+    {
+        Forked::Child => {
+            // Gone with the runtime should the runtime die first.
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            loop {
+                nix::unistd::pause();
+            }
+        }
+        Forked::Parent(pid) => {
+            let ns = crate::linux::namespaces::write_id_maps(pid, uids, gids).and_then(|()| {
+                std::fs::File::open(format!("/proc/{pid}/ns/user"))
+                    .map(std::os::fd::OwnedFd::from)
+                    .context("open its user namespace")
+            });
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+            ns
+        }
+    }
+}
+
 /// Makes this process the reaper of orphans below it, so that a container
 /// init whose first stage exits becomes our child and can be waited for.
 pub fn become_subreaper() -> nix::Result<()> {

@@ -585,3 +585,62 @@ fn cpu_quota_throttles_a_busy_loop() {
         assert!(cl["failcnt"].as_u64().unwrap() > 0, "{cl}");
     }
 }
+
+/// Device rules changed by `update -r`: taken away and given back ten
+/// times while a loop in the container keeps opening /dev/null, which
+/// every rule set allows. Rewriting the rules from "deny everything" (or
+/// attaching a second eBPF filter before dropping the first) would let
+/// the loop see a moment without /dev/null; the update writes only the
+/// difference (v1) or swaps the filter in one step (v2). An update that
+/// does not name devices keeps them.
+#[test]
+fn device_rules_change_without_a_window() {
+    let env = TestEnv::new("res_devices");
+    let deny_all = json!({"allow": false, "access": "rwm"});
+    let fuse = json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"});
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh(
+        // `true`, not `:`: a failed redirection of a special builtin
+        // would end the shell.
+        "while :; do true >/dev/null || echo null-denied >>/tmp/fails; \
+         if true </dev/fuse 2>/dev/null; then echo on >/tmp/fuse; \
+         else echo off >/tmp/fuse; fi; done",
+    );
+    let c = b.config_mut();
+    c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10,
+                                    "minor": 229, "fileMode": 438}]);
+    c["linux"]["resources"]["devices"] = json!([deny_all, fuse]);
+    env.create(&id, &b);
+    env.start(&id);
+    let fuse_seen = |want: &str| {
+        let end = std::time::Instant::now() + secs(10);
+        loop {
+            let o = env.rt(&["exec", &id, "cat", "/tmp/fuse"]);
+            if o.stdout.trim() == want {
+                return;
+            }
+            assert!(std::time::Instant::now() < end, "fuse never {want}: {o}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    fuse_seen("on");
+    let file = env.tmp.join("devices.json");
+    for _ in 0..10 {
+        for (rules, want) in [(json!([deny_all]), "off"), (json!([deny_all, fuse]), "on")] {
+            fs::write(&file, json!({"devices": rules}).to_string()).unwrap();
+            env.rt(&["update", "-r", &file.display().to_string(), &id])
+                .assert_ok();
+            fuse_seen(want);
+        }
+    }
+    env.rt(&["update", "--pids-limit", "40", &id]).assert_ok();
+    fuse_seen("on");
+    let fails = env.rt(&["exec", &id, "cat", "/tmp/fails"]);
+    assert_ne!(fails.code, 0, "the loop lost /dev/null: {fails}");
+    if !cgroup_v2() && !systemd_driver() {
+        let list = cg_read("devices", &id, "devices.list");
+        assert!(list.lines().any(|l| l == "c 10:229 rw"), "{list}");
+        assert!(!list.contains("a *:*"), "{list}");
+    }
+}

@@ -20,6 +20,7 @@
 //! runs in. This module does not decide when cgroups are made or removed:
 //! the lifecycle code in `container/` does.
 
+mod devices;
 pub mod stats;
 pub mod ubc;
 mod v1;
@@ -205,6 +206,13 @@ impl Cgroup {
         } else {
             resources
         };
+        let dir = Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path));
+        if unified() {
+            devices::replace_v2_filter(&dir, resources.devices().as_deref().unwrap_or(&[]))
+                .with_context(|| {
+                    format!("linux.resources.devices: cgroup {}", self.path.display())
+                })?;
+        }
         let opt = ControllerOpt {
             resources,
             disable_oom_killer,
@@ -245,11 +253,10 @@ impl Cgroup {
         // systemd's scopes get no device filter from libcgroups: the same
         // eBPF program as the cgroupfs driver's is attached here.
         if self.systemd {
-            libcgroups::v2::devices::Devices::apply_devices(
-                &Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path)),
-                resources.devices(),
-            )
-            .with_context(|| format!("linux.resources.devices: cgroup {}", self.path.display()))?;
+            libcgroups::v2::devices::Devices::apply_devices(&dir, resources.devices())
+                .with_context(|| {
+                    format!("linux.resources.devices: cgroup {}", self.path.display())
+                })?;
         }
         // Since runtime-spec 1.3 a pids limit of 0 is a real limit (no new
         // processes at all); libcgroups still reads it as "no limit".

@@ -13,29 +13,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources,
-};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 
+use super::devices::DeviceList;
 use super::{file, read};
-
-/// Devices every container may use whatever its rules say, after them:
-/// creating any node (`m`), and the standard ones (null, zero, full, tty,
-/// urandom, random, console, the pty master and slaves, tun).
-const ALWAYS_ALLOWED: [(char, Option<i64>, Option<i64>, &str); 12] = [
-    ('c', Some(1), Some(3), "rwm"),
-    ('c', Some(1), Some(5), "rwm"),
-    ('c', Some(1), Some(7), "rwm"),
-    ('c', Some(5), Some(0), "rwm"),
-    ('c', Some(1), Some(9), "rwm"),
-    ('c', Some(1), Some(8), "rwm"),
-    ('c', None, None, "m"),
-    ('b', None, None, "m"),
-    ('c', Some(5), Some(1), "rwm"),
-    ('c', Some(136), None, "rwm"),
-    ('c', Some(5), Some(2), "rwm"),
-    ('c', Some(10), Some(200), "rwm"),
-];
 
 pub fn apply(path: &Path, r: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
     if let Some(c) = r.cpu() {
@@ -97,7 +78,7 @@ pub fn apply(path: &Path, r: &LinuxResources, disable_oom_killer: bool) -> Resul
             write(path, "net_prio", "net_prio.ifpriomap", &line)?;
         }
     }
-    devices(path, r.devices().as_deref().unwrap_or(&[]))
+    devices(path, r.devices().as_deref())
 }
 
 fn cpu(path: &Path, c: &LinuxCpu) -> Result<()> {
@@ -325,15 +306,29 @@ fn block_io(path: &Path, b: &LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
-/// The config's rules in order, each to devices.allow or devices.deny,
-/// then [`ALWAYS_ALLOWED`].
-fn devices(path: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
-    let own = rules.iter().map(|d| (d.allow(), rule(d)));
-    let always = ALWAYS_ALLOWED.iter().map(|(t, major, minor, access)| {
-        let n = |v: &Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
-        (true, format!("{t} {}:{} {access}", n(major), n(minor)))
-    });
-    for (allow, line) in own.chain(always) {
+/// The config's rules, then the devices every container gets, as the
+/// difference from what the cgroup holds now (`devices.rs`): no window
+/// with fewer or more devices than the old or the new rules give. `None`
+/// leaves them as they are.
+fn devices(path: &Path, rules: Option<&[LinuxDeviceCgroup]>) -> Result<()> {
+    let Some(rules) = rules else {
+        return Ok(());
+    };
+    let list = |p: &Path| {
+        let f = file(p, "devices", "devices.list");
+        std::fs::read_to_string(&f)
+            .map(|t| DeviceList::parse(&t))
+            .with_context(|| format!("read {}", f.display()))
+    };
+    let now = list(path)?;
+    // A new cgroup starts as a copy of its parent's list.
+    let parent = list(path.parent().unwrap_or(Path::new("/")))?;
+    let always: Vec<String> = super::devices::always_allowed()
+        .iter()
+        .map(super::devices::rule_line)
+        .collect();
+    let want = DeviceList::after(&parent, rules, &always);
+    for (allow, line) in now.writes_to(&want) {
         let name = if allow {
             "devices.allow"
         } else {
@@ -342,24 +337,6 @@ fn devices(path: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         write(path, "devices", name, &line)?;
     }
     Ok(())
-}
-
-fn rule(d: &LinuxDeviceCgroup) -> String {
-    let t = match d.typ().unwrap_or(LinuxDeviceType::A) {
-        LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-        LinuxDeviceType::B => 'b',
-        LinuxDeviceType::P => 'p',
-        LinuxDeviceType::A => 'a',
-    };
-    let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
-    // The spec's default: a rule without access covers all of it (an
-    // empty access would make the kernel ignore the rule).
-    let access = d
-        .access()
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or("rwm");
-    format!("{t} {}:{} {access}", n(d.major()), n(d.minor()))
 }
 
 /// One write of `value` to the container's file `name` of `controller`,
@@ -392,35 +369,4 @@ fn write(path: &Path, controller: &str, name: &str, value: &str) -> Result<()> {
 fn is_errno(e: &anyhow::Error, errno: i32) -> bool {
     e.downcast_ref::<std::io::Error>()
         .is_some_and(|io| io.raw_os_error() == Some(errno))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
-
-    #[test]
-    fn device_rules_are_written_as_the_kernel_reads_them() {
-        let deny_all = LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .unwrap();
-        assert_eq!(rule(&deny_all), "a *:* rwm");
-        let fuse = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(LinuxDeviceType::C)
-            .major(10)
-            .minor(229)
-            .access("rw")
-            .build()
-            .unwrap();
-        assert_eq!(rule(&fuse), "c 10:229 rw");
-        let any_block = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(LinuxDeviceType::B)
-            .build()
-            .unwrap();
-        assert_eq!(rule(&any_block), "b *:* rwm");
-    }
 }

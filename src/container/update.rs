@@ -44,6 +44,11 @@ pub fn update(
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let merged = merge_resources(&old, &wanted)?;
+    // The device rules in force, changed or not: cgroup v2's filter is
+    // rebuilt on every update, and from these it is rebuilt the same.
+    if wanted.devices().is_none() {
+        wanted.set_devices(merged.devices().clone());
+    }
     let memory = merged.memory().unwrap_or_default();
     if memory.check_before_update().unwrap_or(false)
         && let Some(limit) = wanted.memory().and_then(|m| m.limit()).filter(|l| *l > 0)

@@ -121,5 +121,24 @@ print(sorted(d), d["hooks"], [k for k in base if k in d["linux"]],
 }
 check "features keys" "$(features_keys "$A")" "$(features_keys "$B")"
 
+# `events --stats`: one JSON object, its keys in runc's order, and the
+# sections of `data` runc prints (values differ between two containers).
+events_shape() { # runtime -> key order and data sections
+    local r=$1
+    n=$((n + 1)); local id="cmp-$n"; ids+=("$r|$id")
+    local dir; dir=$(bundle "b$n" "$id" sleep 1000)
+    (cd "$dir" && rt "$r" run --detach "$id" >/dev/null 2>&1)
+    rt "$r" events --stats "$id" | python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+pairs = json.loads(lines[0], object_pairs_hook=lambda p: p)
+top = dict(pairs)
+data = dict(top["data"])
+print(len(lines), [k for k, _ in pairs], top["type"], sorted(data),
+      sorted(k for k, _ in data["cpu"]), sorted(k for k, _ in data["pids"]))'
+    rt "$r" delete --force "$id" >/dev/null 2>&1 || true
+}
+check "events --stats shape" "$(events_shape "$A")" "$(events_shape "$B")"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

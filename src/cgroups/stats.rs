@@ -8,8 +8,11 @@ use std::path::Path;
 use libcgroups::stats::{BlkioDeviceStat, HugeTlbStats, MemoryData, Stats};
 use serde_json::{Value, json};
 
-/// The `data` object of a runc `stats` event.
-pub fn to_runc(s: &Stats) -> Value {
+/// The `data` object of a runc `stats` event, with runc's keys: empty
+/// lists and a zero cache are left out (runc's omitempty), and the Intel
+/// RDT and network sections, which vzrun has no data for, are empty as in
+/// runc without them. `path` is the container's cgroup, for the cpuset.
+pub fn to_runc(s: &Stats, path: &Path) -> Value {
     let mem = |m: &MemoryData| json!({"usage": m.usage, "max": m.max_usage, "failcnt": m.fail_count, "limit": m.limit});
     let blk = |v: &[BlkioDeviceStat]| -> Value {
         v.iter()
@@ -19,6 +22,31 @@ pub fn to_runc(s: &Stats) -> Value {
             })
             .collect()
     };
+    let b = &s.blkio;
+    let blkio: serde_json::Map<String, Value> = [
+        ("ioServiceBytesRecursive", &b.service_bytes),
+        ("ioServicedRecursive", &b.serviced),
+        ("ioQueueRecursive", &b.queued),
+        ("ioServiceTimeRecursive", &b.service_time),
+        ("ioWaitTimeRecursive", &b.wait_time),
+        ("ioMergedRecursive", &b.merged),
+        ("ioTimeRecursive", &b.time),
+        ("sectorsRecursive", &b.sectors),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k.to_string(), blk(v)))
+    .collect();
+    let mut memory = json!({
+        "usage": mem(&s.memory.memory),
+        "swap": mem(&s.memory.memswap),
+        "kernel": mem(&s.memory.kernel),
+        "kernelTCP": mem(&s.memory.kernel_tcp),
+        "raw": s.memory.stats,
+    });
+    if s.memory.cache != 0 {
+        memory["cache"] = json!(s.memory.cache);
+    }
     let hugetlb: serde_json::Map<String, Value> = s
         .hugetlb
         .iter()
@@ -46,27 +74,44 @@ pub fn to_runc(s: &Stats) -> Value {
                 "throttled_time": c.throttling.throttled_time,
             },
         },
-        "memory": {
-            "cache": s.memory.cache,
-            "usage": mem(&s.memory.memory),
-            "swap": mem(&s.memory.memswap),
-            "kernel": mem(&s.memory.kernel),
-            "kernelTCP": mem(&s.memory.kernel_tcp),
-            "raw": s.memory.stats,
-        },
+        "cpuset": cpuset(path),
+        "memory": memory,
         "pids": {"current": s.pids.current, "limit": s.pids.limit},
-        "blkio": {
-            "ioServiceBytesRecursive": blk(&s.blkio.service_bytes),
-            "ioServicedRecursive": blk(&s.blkio.serviced),
-            "ioQueueRecursive": blk(&s.blkio.queued),
-            "ioServiceTimeRecursive": blk(&s.blkio.service_time),
-            "ioWaitTimeRecursive": blk(&s.blkio.wait_time),
-            "ioMergedRecursive": blk(&s.blkio.merged),
-            "ioTimeRecursive": blk(&s.blkio.time),
-            "sectorsRecursive": blk(&s.blkio.sectors),
-        },
+        "blkio": blkio,
         "hugetlb": hugetlb,
+        "intel_rdt": {},
+        "network_interfaces": null,
     })
+}
+
+/// runc's `cpuset` section: the CPUs and memory nodes as lists, and the v1
+/// flags (0 where the file does not exist, as on cgroup v2).
+fn cpuset(path: &Path) -> Value {
+    let read = |name: &str| std::fs::read_to_string(super::file(path, "cpuset", name)).ok();
+    let list = |name: &str, v2: &str| -> Value {
+        let text = read(name).or_else(|| read(v2)).unwrap_or_default();
+        json!(super::parse_list(text.trim()).unwrap_or_default())
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("cpus".into(), list("cpuset.cpus", "cpuset.cpus.effective"));
+    out.insert("mems".into(), list("cpuset.mems", "cpuset.mems.effective"));
+    for flag in [
+        "cpu_exclusive",
+        "mem_hardwall",
+        "mem_exclusive",
+        "memory_migrate",
+        "memory_spread_page",
+        "memory_spread_slab",
+        "memory_pressure",
+        "sched_load_balance",
+        "sched_relax_domain_level",
+    ] {
+        let v: i64 = read(&format!("cpuset.{flag}"))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        out.insert(flag.into(), json!(v));
+    }
+    Value::Object(out)
 }
 
 /// Statistics of a cgroup v2 directory, from the files that exist there

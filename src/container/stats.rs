@@ -52,7 +52,7 @@ pub fn stats_event<'a>(root: &Path, id: &'a str) -> Result<Event<'a>> {
     Ok(Event {
         kind: "stats",
         id,
-        data: Some(cgroups::stats::to_runc(&s)),
+        data: Some(cgroups::stats::to_runc(&s, &state.cgroup_path)),
     })
 }
 

@@ -285,3 +285,67 @@ fn features_reports_what_this_runtime_supports_here() {
     }
     assert!(strs(&f["linux"]["seccomp"]["actions"]).contains(&"SCMP_ACT_NOTIFY".to_string()));
 }
+
+/// `--debug` logs the steps of create and start, as text on stderr or as
+/// JSON lines in `--log`; without it nothing but errors is logged.
+#[test]
+fn debug_logs_the_lifecycle_steps() {
+    if !is_vzrun() {
+        return; // runc's debug lines are its own (nsexec stages)
+    }
+    let env = TestEnv::new("cli_debug");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["true"]);
+    b.write();
+    let bundle = b.path();
+    let o = env.rt(&["--debug", "run", "--bundle", &bundle, &id]);
+    assert_eq!(o.code, 0, "{o}");
+    let debug: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.contains("level=debug"))
+        .collect();
+    for step in [
+        "cloned init pid",
+        "joined cgroup",
+        "created, init pid",
+        "started",
+    ] {
+        assert!(
+            debug.iter().any(|l| l.contains(&id) && l.contains(step)),
+            "no debug line for {step:?}: {o}"
+        );
+    }
+    let id2 = env.new_id();
+    let log = env.tmp.join("debug.log");
+    let l = log.display().to_string();
+    let o = env.rt(&[
+        "--debug",
+        "--log",
+        &l,
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &bundle,
+        &id2,
+    ]);
+    assert_eq!(o.code, 0, "{o}");
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["level"] == "debug"
+                && v["msg"].as_str().unwrap().contains("created, init pid")),
+        "{text}"
+    );
+    let id3 = env.new_id();
+    let o = env.rt(&["run", "--bundle", &bundle, &id3]);
+    assert_eq!(o.code, 0, "{o}");
+    assert!(!o.stderr.contains("level=debug"), "{o}");
+}

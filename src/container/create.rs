@@ -215,6 +215,11 @@ fn build(
     // Not the caller's CPU mask: the cpuset's (runc 1.2+ does the same).
     crate::linux::sched::start_affinity(pid, None).context("reset the init's CPU affinity")?;
     cgroup.join(pid)?;
+    crate::logging::debug(format!(
+        "container {}: pid {pid} joined cgroup {}",
+        plan.id,
+        plan.cgroup_path.display()
+    ));
     let resources = &plan.resources;
     let no_oom_kill = resources
         .memory()
@@ -222,6 +227,7 @@ fn build(
         .and_then(|m| m.disable_oom_killer())
         .unwrap_or(false);
     cgroup.apply(resources, no_oom_kill)?;
+    crate::logging::debug(format!("container {}: linux.resources applied", plan.id));
     if let Some(adj) = plan
         .process
         .as_ref()
@@ -234,6 +240,17 @@ fn build(
     let init_pid = launch::until_ready(&end, plan, pid, &mut l.children, &mut |init_pid| {
         // Before the hooks, which may expect them (runc moves them then).
         crate::linux::netdev::move_into(init_pid, &plan.net_devices)?;
+        for d in &plan.net_devices {
+            crate::logging::debug(format!(
+                "container {}: linux.netDevices: {} moved in as {}",
+                plan.id, d.host, d.name
+            ));
+        }
+        crate::logging::debug(format!(
+            "container {}: init {init_pid} set up its mounts; running the prestart and \
+             createRuntime hooks",
+            plan.id
+        ));
         *hooks_ran = true;
         // The runtime environment exists by now (the hooks' precondition),
         // so the state says created, as crun and runtime-tools expect.

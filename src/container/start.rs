@@ -35,6 +35,10 @@ pub fn release(end: &RuntimeEnd, dir: &StateDir, state: &mut State) -> Result<()
         .map_err(|e| anyhow::anyhow!("container {}: {e:#}", state.id))?;
     state.status = Status::Running;
     dir.save(state)?;
+    crate::logging::debug(format!(
+        "container {}: started, pid {} execs the process",
+        state.id, state.pid
+    ));
     if let Some(h) = state
         .config
         .hooks()

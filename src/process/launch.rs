@@ -96,6 +96,20 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
         }
         Forked::Parent(pid) => pid,
     };
+    crate::logging::debug(format!(
+        "container {}: cloned {} pid {pid} (namespaces: {}; {})",
+        l.plan.id,
+        match l.role {
+            Role::Init => "init",
+            Role::Exec => "exec process",
+        },
+        namespaces::names(flags),
+        if staged {
+            "joins or unshares the rest itself"
+        } else {
+            "all made by clone3"
+        }
+    ));
     children.push(pid);
     Ok((runtime_end, pid))
 }
@@ -139,6 +153,15 @@ fn open_mount_sources(plan: &Plan) -> Result<Vec<Option<OwnedFd>>> {
         };
         out.push(Some(
             crate::linux::mounts::open_source(m, ns).with_context(|| format!("mounts[{i}]"))?,
+        ));
+        crate::logging::debug(format!(
+            "container {}: mounts[{i}]: opened {} for the init{}",
+            plan.id,
+            m.source
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
+            if m.idmap.is_some() { ", idmapped" } else { "" }
         ));
     }
     Ok(out)
@@ -187,10 +210,19 @@ struct Runtime<'a> {
 impl Answers for Runtime<'_> {
     fn map_ids(&mut self, pid: i32) -> Result<()> {
         let ns = &self.plan.namespaces;
-        namespaces::write_id_maps(pid, &ns.uid_mappings, &ns.gid_mappings)
+        namespaces::write_id_maps(pid, &ns.uid_mappings, &ns.gid_mappings)?;
+        crate::logging::debug(format!(
+            "container {}: wrote the uid and gid maps of pid {pid}",
+            self.plan.id
+        ));
+        Ok(())
     }
 
     fn forked(&mut self, stage1: i32, init: i32) {
+        crate::logging::debug(format!(
+            "container {}: first stage {stage1} forked pid {init} into the new pid or time namespace",
+            self.plan.id
+        ));
         // The first stage exits once it has forked the real process.
         let _ = waitpid(Pid::from_raw(stage1), None);
         self.children.forget(stage1);

@@ -467,7 +467,16 @@ pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
         bail!("process.cwd: {:?} must be an absolute path", p.cwd());
     }
     let caps = match p.capabilities() {
-        Some(c) => Some(CapSets::from_spec(c).context("process.capabilities")?),
+        Some(c) => {
+            let sets = CapSets::from_spec(c).context("process.capabilities")?;
+            for name in sets.unraisable_ambient(c) {
+                crate::logging::warn(format!(
+                    "process.capabilities.ambient: can't raise ambient capability {name}: \
+                     it is not in the inheritable and permitted sets; ignored"
+                ));
+            }
+            Some(sets)
+        }
         None => None,
     };
     let mut rlimits = Vec::new();

@@ -179,6 +179,78 @@ fn exec_cap_adds_capability() {
     assert_eq!(mask, want, "{o}");
 }
 
+/// With inheritable capabilities in the container's process, `exec --cap`
+/// also makes the capability ambient where the kernel allows it (runc
+/// 1.2+); an ambient capability that is not inheritable is skipped with
+/// runc's warning, not an error.
+#[test]
+fn exec_cap_is_ambient_where_inheritable_and_otherwise_a_warning() {
+    if !is_vzrun() {
+        return; // runc 1.1.5 neither raises nor warns
+    }
+    let env = TestEnv::new("exec_cap_ambient");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    let caps = &mut b.config_mut()["process"]["capabilities"];
+    caps["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_SYS_ADMIN"));
+    caps["inheritable"] = json!(["CAP_KILL", "CAP_SYS_ADMIN"]);
+    caps["ambient"] = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let o = env.run_out(&id, &b, &["--detach"]);
+    assert_eq!(o.code, 0, "{o}");
+    assert!(
+        o.stderr.contains(
+            "level=warning msg=\"process.capabilities.ambient: can't raise ambient capability \
+             CAP_NET_BIND_SERVICE"
+        ),
+        "{o}"
+    );
+    let amb = |o: &Out| {
+        let hex = o.stdout.split_whitespace().last().unwrap_or("");
+        u64::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("{o}"))
+    };
+    let o = exec(&env, &id, &["--", "grep", "CapAmb", "/proc/self/status"]);
+    assert_eq!(amb(&o), cap_mask(&["CAP_KILL"]), "{o}");
+    // SYS_ADMIN is inheritable, so --cap makes it ambient too; NET_RAW is
+    // not, so it is only effective (with the warning).
+    let o = exec(
+        &env,
+        &id,
+        &[
+            "--cap",
+            "CAP_SYS_ADMIN",
+            "--",
+            "grep",
+            "CapAmb",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    assert_eq!(amb(&o), cap_mask(&["CAP_KILL", "CAP_SYS_ADMIN"]), "{o}");
+    let o = exec(
+        &env,
+        &id,
+        &[
+            "--cap",
+            "CAP_NET_RAW",
+            "--",
+            "grep",
+            "CapAmb",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    assert_eq!(amb(&o), cap_mask(&["CAP_KILL"]), "{o}");
+    assert!(
+        o.stderr
+            .contains("can't raise ambient capability CAP_NET_RAW"),
+        "{o}"
+    );
+}
+
 #[test]
 fn exec_exit_codes() {
     let env = TestEnv::new("exec_exit");

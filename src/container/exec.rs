@@ -254,9 +254,10 @@ fn build_process(
     Ok((p, lookup))
 }
 
-/// `--cap` adds to the bounding, effective and permitted sets only: made
-/// inheritable or ambient it would survive into every program the process
-/// runs (CVE-2022-29162), as runc learned.
+/// `--cap` adds to the bounding, effective and permitted sets, never to
+/// the inheritable one (CVE-2022-29162, as runc learned); to the ambient
+/// set only when the process has inheritable capabilities of its own, as
+/// runc 1.2+ does: what is inheritable there then stays ambient.
 fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilities> {
     let mut add: Vec<Capability> = Vec::new();
     for n in names {
@@ -277,6 +278,9 @@ fn add_caps(mut c: LinuxCapabilities, names: &[String]) -> Result<LinuxCapabilit
     c.set_bounding(grow(c.bounding()));
     c.set_effective(grow(c.effective()));
     c.set_permitted(grow(c.permitted()));
+    if c.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+        c.set_ambient(grow(c.ambient()));
+    }
     Ok(c)
 }
 

@@ -31,6 +31,22 @@ impl CapSets {
         })
     }
 
+    /// The names of the ambient capabilities the kernel will not raise
+    /// (not both permitted and inheritable). runc 1.2+ warns and goes on
+    /// without them, and so does vzrun (`apply` skips them).
+    pub fn unraisable_ambient(&self, c: &LinuxCapabilities) -> Vec<String> {
+        let raisable = self.permitted & self.inheritable;
+        c.ambient()
+            .iter()
+            .flatten()
+            .filter_map(|cap| {
+                let name = serde_json::to_value(cap).ok()?.as_str()?.to_string();
+                let bit = caps::Capability::from_str(&name).ok()?.index();
+                (raisable & (1 << bit) == 0).then_some(name)
+            })
+            .collect()
+    }
+
     /// Drops every capability not in the bounding set.
     pub fn drop_bounding(&self) -> SetupResult<()> {
         for cap in 0..64u64 {

@@ -349,3 +349,27 @@ fn debug_logs_the_lifecycle_steps() {
     assert_eq!(o.code, 0, "{o}");
     assert!(!o.stderr.contains("level=debug"), "{o}");
 }
+
+/// `list` with a `--root` that does not exist is an error naming it
+/// (runc 1.2+; runc 1.1 created the directory); an existing empty root
+/// lists nothing.
+#[test]
+fn list_with_a_missing_root_fails() {
+    if !is_vzrun() {
+        return;
+    }
+    let env = TestEnv::new("cli_list_root");
+    let missing = env.tmp.join("no-such-root");
+    let m = missing.display().to_string();
+    let o = env.rt_raw(&["--root", &m, "list"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(
+        o.stderr
+            .contains(&format!("open {m}: no such file or directory")),
+        "{o}"
+    );
+    assert!(!missing.exists(), "list created {m}");
+    let empty = env.mkdir("empty-root");
+    let o = env.rt_raw(&["--root", &empty.display().to_string(), "list", "-q"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o}");
+}

@@ -1,5 +1,7 @@
 //! `vzrun list`: runc's table, `--format json`, or `--quiet` ids.
 
+use std::path::Path;
+
 use anyhow::Result;
 
 use super::Global;
@@ -17,6 +19,12 @@ pub struct Args {
 }
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
+    // No state root yet is an empty list only for the default one (nothing
+    // was created): a --root given and missing is a mistake worth an error,
+    // as runc 1.2+ says.
+    if g.root != Path::new(crate::container::DEFAULT_ROOT) && !g.root.exists() {
+        anyhow::bail!("open {}: no such file or directory", g.root.display());
+    }
     let mut rows = Vec::new();
     for (s, uid) in status::list(&g.root)? {
         rows.push((s, uid.map(user_name).unwrap_or_default()));

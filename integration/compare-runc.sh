@@ -121,6 +121,19 @@ print(sorted(d), d["hooks"], [k for k in base if k in d["linux"]],
 }
 check "features keys" "$(features_keys "$A")" "$(features_keys "$B")"
 
+# An unknown command, with or without -h: runc's "No help topic", exit 3.
+unknown_command() { # runtime -> exit codes and whether stderr says so
+    local r=$1 out=""
+    for args in "frobnicate" "frobnicate -h"; do
+        local code=0
+        # shellcheck disable=SC2086
+        "$r" $args >/dev/null 2>"$work/unknown.err" || code=$?
+        out+="$code:$(grep -c "No help topic for 'frobnicate'" "$work/unknown.err") "
+    done
+    echo "$out"
+}
+check "unknown command" "$(unknown_command "$A")" "$(unknown_command "$B")"
+
 # `events --stats`: one JSON object, its keys in runc's order, and the
 # sections of `data` runc prints (values differ between two containers).
 events_shape() { # runtime -> key order and data sections

@@ -18,7 +18,15 @@ fn main() {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            // Usage errors exit 1, as runc's do; help goes to stdout, exit 0.
+            // An unknown command is runc's "No help topic", exit 3; other
+            // usage errors exit 1, as runc's do; help goes to stdout, exit 0.
+            if e.kind() == clap::error::ErrorKind::InvalidSubcommand
+                && let Some(clap::error::ContextValue::String(name)) =
+                    e.get(clap::error::ContextKind::InvalidSubcommand)
+            {
+                logging::error(format!("No help topic for '{name}'"));
+                std::process::exit(3);
+            }
             let _ = e.print();
             std::process::exit(if e.use_stderr() { 1 } else { 0 });
         }

@@ -151,6 +151,40 @@ fn hook_order_and_args_and_env() {
     );
 }
 
+/// A startContainer hook without an `env` of its own gets the container
+/// process's environment, HOME included (runc's behaviour); one with an
+/// `env` gets exactly that.
+#[test]
+fn start_container_hooks_get_the_process_environment() {
+    let env = TestEnv::new("hook_start_env");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh("cat /hook-env");
+    b.config_mut()["process"]["env"] = json!(["PATH=/bin", "ONE=two"]);
+    add_hook(
+        &mut b,
+        "startContainer",
+        sh_hook("echo inherited ONE=$ONE HOME=$HOME >> /hook-env"),
+    );
+    add_hook(
+        &mut b,
+        "startContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "echo own ONE=$ONE MINE=$MINE >> /hook-env"],
+               "env": ["MINE=yes"]}),
+    );
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    if is_vzrun() {
+        // runc 1.1.5 gives the first hook an empty environment.
+        assert_eq!(
+            lines,
+            ["inherited ONE=two HOME=/root", "own ONE= MINE=yes"],
+            "{out}"
+        );
+    }
+}
+
 fn failing_create_hook(kind: &str, use_run: bool) {
     let env = TestEnv::new(&format!("hook_fail_{kind}"));
     let id = env.new_id();

@@ -13,13 +13,23 @@ use oci_spec::runtime::Hook;
 
 /// Runs `hooks` in order; the first failure stops the rest.
 pub fn run_all(kind: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
+    run_each(kind, hooks, state, &[])
+}
+
+/// As [`run_all`], but a hook without an `env` of its own gets `env` (the
+/// container process's: runc gives it to startContainer hooks).
+pub fn run_all_inheriting(kind: &str, hooks: &[Hook], state: &[u8], env: &[String]) -> Result<()> {
+    run_each(kind, hooks, state, env)
+}
+
+fn run_each(kind: &str, hooks: &[Hook], state: &[u8], env: &[String]) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run(h, state).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
+        run(h, state, env).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
     }
     Ok(())
 }
 
-fn run(hook: &Hook, state: &[u8]) -> Result<()> {
+fn run(hook: &Hook, state: &[u8], inherited: &[String]) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args()
         && let Some((arg0, rest)) = args.split_first()
@@ -27,7 +37,7 @@ fn run(hook: &Hook, state: &[u8]) -> Result<()> {
         cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
+    for kv in hook.env().as_deref().unwrap_or(inherited) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

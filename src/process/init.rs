@@ -65,7 +65,7 @@ pub fn container(ctx: InitContext) -> ! {
     let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
     let e = program
         .ready()
-        .and_then(|p| run_start_container_hooks(ctx.plan, &go.state).map(|()| p))
+        .and_then(|p| run_start_container_hooks(ctx.plan, &go.state, &p.envp).map(|()| p))
         .and_then(|p| exec_program(&ctx, p, &go.state))
         .unwrap_err();
     end.fail_after(&go, e)
@@ -630,12 +630,19 @@ fn find_executable(name: &str, env: &[String]) -> SetupResult<String> {
     Err(SetupError::new(Step::Executable, name).detail("executable file not found in $PATH"))
 }
 
-/// startContainer hooks belong to the container's start, not to exec.
-fn run_start_container_hooks(plan: &Plan, state: &str) -> SetupResult<()> {
-    hooks::run_all(
+/// startContainer hooks belong to the container's start, not to exec. A
+/// hook without an `env` gets the process's environment, HOME included,
+/// as under runc.
+fn run_start_container_hooks(plan: &Plan, state: &str, envp: &[CString]) -> SetupResult<()> {
+    let env: Vec<String> = envp
+        .iter()
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    hooks::run_all_inheriting(
         "startContainer",
         &plan.hooks.start_container,
         state.as_bytes(),
+        &env,
     )
     .map_err(|e| SetupError::new(Step::Hook, "").detail(format!("{e:#}")))
 }

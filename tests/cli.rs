@@ -198,7 +198,7 @@ fn root_isolation() {
     b.set_args(&["sleep", "1000"]);
     env.create(&id, &b);
     // A second, empty root sees nothing.
-    let other = env.tmp.join("other-root").display().to_string();
+    let other = env.mkdir("other-root").display().to_string();
     let o = env.rt_raw(&["--root", &other, "list"]);
     o.assert_ok();
     let lines: Vec<&str> = o.stdout.lines().collect();

@@ -469,11 +469,21 @@ pub fn process_plan(p: &Process) -> Result<ProcessPlan> {
     let caps = match p.capabilities() {
         Some(c) => {
             let sets = CapSets::from_spec(c).context("process.capabilities")?;
+            // runc's own default config lists ambient capabilities with no
+            // inheritable ones at all: that asks for nothing, and is only
+            // worth a debug line. With some inheritable, a missing one is a
+            // mistake worth runc's warning.
+            let none_inheritable = c.inheritable().as_ref().is_none_or(|i| i.is_empty());
             for name in sets.unraisable_ambient(c) {
-                crate::logging::warn(format!(
+                let msg = format!(
                     "process.capabilities.ambient: can't raise ambient capability {name}: \
                      it is not in the inheritable and permitted sets; ignored"
-                ));
+                );
+                if none_inheritable {
+                    crate::logging::debug(msg);
+                } else {
+                    crate::logging::warn(msg);
+                }
             }
             Some(sets)
         }

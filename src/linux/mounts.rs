@@ -498,8 +498,14 @@ pub fn open_source(m: &MountPlan, userns: Option<BorrowedFd>) -> Result<OwnedFd>
     // SAFETY: the descriptor was just returned to us and is ours alone.
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
     if let (Some(idmap), Some(ns)) = (&m.idmap, userns) {
-        setattr(&fd, MOUNT_ATTR_IDMAP, 0, Some(ns), idmap.recursive)
-            .with_context(|| format!("idmap {}", source.display()))?;
+        setattr(&fd, MOUNT_ATTR_IDMAP, 0, Some(ns), idmap.recursive).map_err(|e| {
+            let why = if e == nix::errno::Errno::EINVAL {
+                ": its filesystem (or this kernel) does not support idmapped mounts"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("idmap {}{why} ({e})", source.display())
+        })?;
     }
     Ok(fd)
 }
@@ -732,6 +738,28 @@ fn bind_cgroup_dir(
 }
 
 /// The host's cgroup v1 hierarchies: mount point and controller options.
+/// The host directories the runtime binds below a `cgroup` mount at
+/// `dest` for a container whose cgroup is `cgroup_path` (no cgroup
+/// namespace): `(path in the container, host directory)`. Restore gives
+/// them to CRIU for the mounts a checkpoint recorded as external.
+pub fn cgroup_binds(dest: &Path, cgroup_path: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
+    if crate::cgroups::unified() {
+        return vec![(dest.to_path_buf(), Path::new("/sys/fs/cgroup").join(rel))];
+    }
+    let mut out: Vec<(PathBuf, PathBuf)> = v1_hierarchies()
+        .into_iter()
+        .filter_map(|(mountpoint, _)| {
+            let name = Path::new(&mountpoint).file_name()?.to_owned();
+            Some((dest.join(name), Path::new(&mountpoint).join(rel)))
+        })
+        .collect();
+    if let Some(host_dir) = crate::cgroups::hybrid_dir(cgroup_path) {
+        out.push((dest.join("unified"), host_dir));
+    }
+    out
+}
+
 fn v1_hierarchies() -> Vec<(String, String)> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();

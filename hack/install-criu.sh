@@ -1,0 +1,75 @@
+#!/bin/sh
+# Makes CRIU 4.x available as `criu` (checkpoint/restore needs 4.0+:
+# bookworm's 3.17 dies on the vDSO of Linux 6.13 and later). Debian's
+# trixie suite has CRIU 4.1: it and its whole library closure are
+# downloaded from the Debian archive the machine's own apt sources name
+# (read here, never written in the repository), through an apt
+# configuration of its own (the system's package lists stay bookworm's),
+# unpacked into a prefix, and run through that prefix's own loader, so
+# trixie's libraries never mix with the system's. A wrapper named `criu`
+# goes first on PATH.
+#
+# usage: hack/install-criu.sh   (CRIU_PREFIX, default /opt/vzrun-criu;
+#                                CRIU_WRAPPER, default /usr/local/bin/criu)
+set -eu
+prefix=${CRIU_PREFIX:-/opt/vzrun-criu}
+wrapper=${CRIU_WRAPPER:-/usr/local/bin/criu}
+
+usable() {
+    v=$("$1" --version 2>/dev/null | awk '/^Version:/ {print $2}')
+    case "$v" in ""|[0-3].*) return 1 ;; esac
+    "$1" check >/dev/null 2>&1
+}
+if c=$(command -v criu) && usable "$c"; then
+    exit 0
+fi
+
+priv=$prefix/apt
+rm -rf "$prefix.tmp"
+mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$prefix.tmp/debs"
+uri=$("$(dirname "$0")/vm/archive.sh")
+cat > "$priv/sources/vzrun-trixie.sources" <<SRC
+Types: deb
+URIs: $uri
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+apt_opts="-o APT::Sandbox::User=root -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$priv/sources
+    -o Dir::State::Lists=$priv/lists -o Dir::Cache::Archives=$priv/archives
+    -o Dir::State::status=/dev/null"
+# shellcheck disable=SC2086
+apt-get -q $apt_opts update >/dev/null
+# criu and everything it depends on, from trixie alone.
+# shellcheck disable=SC2086
+pkgs=$(apt-cache $apt_opts depends --recurse --no-recommends --no-suggests \
+        --no-conflicts --no-breaks --no-replaces --no-enhances criu |
+       grep -v '^[ <]' | sort -u)
+# shellcheck disable=SC2086
+(cd "$prefix.tmp/debs" && apt-get -q $apt_opts download $pkgs >/dev/null)
+for deb in "$prefix.tmp"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$prefix.tmp/root"
+done
+rm -rf "$prefix.tmp/debs"
+rm -rf "$prefix/root"
+mv "$prefix.tmp/root" "$prefix/root"
+rmdir "$prefix.tmp"
+
+root=$prefix/root
+libs=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu
+loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+[ -e "$loader" ] || loader=$root/lib64/ld-linux-x86-64.so.2
+mkdir -p "$(dirname "$wrapper")"
+cat > "$wrapper.tmp" <<W
+#!/bin/sh
+# CRIU from Debian trixie with its own libraries (hack/install-criu.sh).
+exec $loader --library-path $libs $root/usr/sbin/criu "\$@"
+W
+chmod 755 "$wrapper.tmp"
+mv "$wrapper.tmp" "$wrapper"
+if ! usable "$wrapper"; then
+    echo "install-criu: $wrapper does not pass 'criu check':" >&2
+    "$wrapper" check >&2 || true
+    exit 1
+fi
+echo "install-criu: $("$wrapper" --version | awk '/^Version:/ {print $2}') at $wrapper (prefix $prefix)"

@@ -27,3 +27,6 @@ if [ -n "$need" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
+
+# CRIU 4.x for checkpoint/restore (bookworm's 3.17 fails on this kernel).
+"$(dirname "$0")/install-criu.sh"

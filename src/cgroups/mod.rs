@@ -623,7 +623,22 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
 /// (see [`enter`]). An rmdir is retried briefly while killed processes
 /// leave.
 pub fn remove(path: &Path) -> Result<()> {
-    for d in dirs_of(path) {
+    let mut dirs = dirs_of(path);
+    // A named v1 hierarchy (name=systemd) too: vzrun never joins one, but a
+    // CRIU restore puts the tasks under the container's path in every
+    // hierarchy the checkpoint recorded.
+    if !unified() {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        for e in std::fs::read_dir(ROOT).into_iter().flatten().flatten() {
+            let named =
+                e.file_type().is_ok_and(|t| t.is_dir()) && e.path() != Path::new(HYBRID_ROOT);
+            let d = e.path().join(rel);
+            if named && !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    for d in dirs {
         if d.is_dir() {
             remove_tree(&d)?;
         }

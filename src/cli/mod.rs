@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod beancounters;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -17,6 +18,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -115,6 +117,10 @@ pub enum Command {
     Beancounters(beancounters::Args),
     /// Show what this runtime supports on this host (JSON)
     Features(features::Args),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(Box<checkpoint::Args>),
+    /// Restore a container from a checkpoint (CRIU)
+    Restore(Box<restore::Args>),
 }
 
 /// An error that must end the runtime with a status other than 1 (`exec`
@@ -170,6 +176,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Delete(a) => delete::run(g, a),
         Command::Exec(a) => exec::run(g, *a),
         Command::Run(a) => run::run(g, a),
+        Command::Checkpoint(a) => checkpoint::run(g, *a),
+        Command::Restore(a) => restore::run(g, *a),
         Command::List(a) => list::run(g, a),
         Command::Spec(a) => spec::run(g, a),
         Command::Update(a) => update::run(g, *a),

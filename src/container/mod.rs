@@ -5,6 +5,7 @@
 //! module holds what they share: the hook state, the recorded cgroup, and
 //! tearing a container down.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod exec;
@@ -12,6 +13,7 @@ pub mod features;
 pub mod foreground;
 pub mod kill;
 pub mod pause;
+pub mod restore;
 pub mod run;
 pub mod start;
 pub mod stats;

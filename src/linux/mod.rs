@@ -6,6 +6,7 @@
 //! the user exactly what went wrong inside the child.
 
 pub mod capabilities;
+pub mod criu;
 pub mod devices;
 pub mod fs;
 pub mod hooks;

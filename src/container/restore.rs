@@ -1,0 +1,340 @@
+//! `restore`: a container brought back from a checkpoint's images by CRIU,
+//! under a new (or the same) id, with the bundle's config. The runtime
+//! makes what CRIU does not carry: the state directory, the cgroup (CRIU
+//! itself is put in it, so every process it restores lands there), the
+//! rootfs as a mount point for CRIU's root, the host sides of the external
+//! mounts (from the config: the bind sources and this container's cgroup
+//! directories), the joined network namespace, and the caller's pipes for
+//! the stdio the checkpoint recorded. The restored init is our child
+//! (`rst_sibling`), waited for in the foreground as `run` does. A failure
+//! leaves no state, cgroup or mount behind.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+use super::checkpoint::{CriuFlags, DESCRIPTORS, EXTERNAL_NETNS, common_opts};
+use super::foreground::{self, Signals};
+use crate::cgroups::Cgroup;
+use crate::linux::criu::{self, Notice, Request};
+use crate::linux::hooks;
+use crate::spec::{self, Placement, Plan};
+use crate::state::{State, StateDir, Status};
+
+pub struct RestoreOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub criu: CriuFlags<'a>,
+    pub console_socket: Option<&'a Path>,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub no_subreaper: bool,
+    pub lsm_profile: Option<&'a str>,
+    pub lsm_mount_context: Option<&'a str>,
+    pub systemd_cgroup: bool,
+}
+
+/// Where CRIU gets the rootfs as a mount point of its own, in the state
+/// directory.
+const CRIU_ROOT: &str = "criu-root";
+
+/// Returns the exit status to exit with (the container's in the
+/// foreground, 0 with `--detach`).
+pub fn restore(o: &RestoreOpts) -> Result<i32> {
+    let id = o.id;
+    crate::state::check_id(id)?;
+    if o.lsm_profile.is_some() || o.lsm_mount_context.is_some() {
+        let lsm = crate::spec::apparmor_enabled() || crate::linux::lsm::selinux_enabled();
+        if !lsm {
+            bail!(
+                "container {id}: --lsm-profile/--lsm-mount-context: neither AppArmor nor \
+                 SELinux is enabled on this host"
+            );
+        }
+        if o.lsm_mount_context.is_some() {
+            bail!("container {id}: --lsm-mount-context is not supported yet");
+        }
+    }
+    criu::check_version().with_context(|| format!("restore container {id}"))?;
+    if !o.criu.image_path.is_dir() {
+        bail!(
+            "restore container {id}: --image-path {}: no checkpoint there",
+            o.criu.image_path.display()
+        );
+    }
+    let plan = spec::load(
+        o.bundle,
+        id,
+        &Placement {
+            state_dir: &o.root.join(id),
+            systemd_cgroup: o.systemd_cgroup,
+        },
+    )?;
+    let signals = Signals::forwarded();
+    if !o.detach {
+        signals.block()?;
+    }
+    let dir = StateDir::create(o.root, id)?;
+    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
+    let cgroup = match &plan.systemd_unit {
+        Some(unit) => Cgroup::systemd(unit, id),
+        None => Ok(Cgroup::new(&plan.cgroup_path, id)),
+    };
+    let cgroup = match (cgroup, cgroup_busy) {
+        (Ok(c), false) => c,
+        (Err(e), _) => {
+            let _ = dir.remove();
+            return Err(e.context(format!("container {id}")));
+        }
+        (Ok(_), true) => {
+            let _ = dir.remove();
+            bail!(
+                "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
+                plan.cgroup_path.display()
+            );
+        }
+    };
+    let mut state = State {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        status: Status::Creating,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: String::new(),
+        cgroup_path: plan.cgroup_path.clone(),
+        cgroup_owned: !cgroup_exists,
+        systemd_unit: plan.systemd_unit.clone(),
+        new_keyring: true,
+        shared_root: false,
+        config: plan.spec.clone(),
+    };
+    let restored = dir
+        .save(&state)
+        .and_then(|()| restore_into(o, &plan, &dir, &cgroup, &mut state));
+    if let Err(e) = restored {
+        if state.pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(state.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(state.pid), None);
+        }
+        for pid in cgroup.pids().unwrap_or_default() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if state.cgroup_owned
+            && let Err(ce) = cgroup.remove()
+        {
+            crate::logging::warn(format!("container {id}: cleanup: {ce:#}"));
+        }
+        let _ = dir.remove();
+        return Err(e.context(format!("restore container {id}")));
+    }
+    crate::logging::debug(format!("container {id}: restored, init pid {}", state.pid));
+    if o.detach {
+        return Ok(0);
+    }
+    dir.unlock()?;
+    let status = foreground::wait(state.pid, &signals, None)?;
+    if dir.lock()? {
+        super::destroy(dir, &state)?;
+    }
+    Ok(status)
+}
+
+fn restore_into(
+    o: &RestoreOpts,
+    plan: &Plan,
+    dir: &StateDir,
+    cgroup: &Cgroup,
+    state: &mut State,
+) -> Result<()> {
+    let images = std::fs::File::open(o.criu.image_path)
+        .with_context(|| format!("open {}", o.criu.image_path.display()))?;
+    let work = match o.criu.work_path {
+        Some(p) => {
+            std::fs::create_dir_all(p).with_context(|| format!("create {}", p.display()))?;
+            Some(std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?)
+        }
+        None => None,
+    };
+    let log = o
+        .criu
+        .work_path
+        .unwrap_or(o.criu.image_path)
+        .join("restore.log");
+    let mut opts = common_opts(&o.criu, &images, work.as_ref())?;
+    opts.rst_sibling = true;
+    opts.log_file = "restore.log".into();
+    opts.lsm_profile = o.lsm_profile.map(String::from);
+    opts.cgroup_root = Some(plan.cgroup_path.display().to_string());
+    let terminal = plan
+        .process
+        .as_ref()
+        .is_some_and(|p| p.process.terminal().unwrap_or(false));
+    opts.orphan_pts_master = terminal;
+    let console = match (terminal, o.console_socket) {
+        (true, Some(s)) => Some(
+            UnixStream::connect(s).with_context(|| format!("--console-socket {}", s.display()))?,
+        ),
+        (true, None) => bail!("process.terminal needs --console-socket to restore"),
+        (false, _) => None,
+    };
+    // External mounts: the config's bind sources, this container's cgroup
+    // directories; names from the config only.
+    for m in plan.mounts.iter() {
+        let dest = m.destination.display().to_string();
+        if m.bind {
+            let source = m.source.as_ref().expect("a bind mount has a source");
+            opts.ext_mounts.push((dest, source.display().to_string()));
+        } else if m.typ == "cgroup" || m.typ == "cgroup2" {
+            for (inside, host) in
+                crate::linux::mounts::cgroup_binds(&m.destination, &plan.cgroup_path)
+            {
+                opts.ext_mounts
+                    .push((inside.display().to_string(), host.display().to_string()));
+            }
+        }
+    }
+    // Masked files get the host's /dev/null, as at create (CRIU only
+    // looks up the ones the images name).
+    for p in &plan.masked_paths {
+        opts.ext_mounts.push((p.clone(), "/dev/null".into()));
+    }
+    // The network namespace the config joins, for the one the checkpoint
+    // recorded as external.
+    let netns = match joined_netns(plan) {
+        Some(p) => Some(
+            std::fs::File::open(&p)
+                .with_context(|| format!("open network namespace {}", p.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(ns) = &netns {
+        opts.inherit_fds
+            .push((EXTERNAL_NETNS.into(), ns.as_raw_fd()));
+    }
+    // Pipes the checkpointed init had as stdio become ours (the caller's).
+    if let Ok(text) = std::fs::read_to_string(o.criu.image_path.join(DESCRIPTORS)) {
+        let names: Vec<String> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a list of names", DESCRIPTORS))?;
+        for (fd, name) in names.iter().enumerate().take(3) {
+            if name.starts_with("pipe:") {
+                opts.inherit_fds.push((name.clone(), fd as i32));
+            }
+        }
+    }
+    if !o.no_subreaper {
+        crate::process::spawn::become_subreaper().context("become a subreaper")?;
+    }
+    let root = RootMount::new(&dir.path.join(CRIU_ROOT), &plan.rootfs)?;
+    opts.root = Some(root.path.display().to_string());
+    let hooks = plan.spec.hooks().clone().unwrap_or_default();
+    let mut notify = |n: Notice| -> Result<()> {
+        match n.script.as_str() {
+            "setup-namespaces" => {
+                let pid = n.pid.context("setup-namespaces without a pid")?;
+                let s = super::hook_state(plan, pid, Status::Created);
+                hooks::run_all(
+                    "prestart",
+                    hooks.prestart().as_deref().unwrap_or(&[]),
+                    s.as_bytes(),
+                )?;
+                let cr = hooks.create_runtime().as_deref().unwrap_or(&[]);
+                hooks::run_all("createRuntime", cr, s.as_bytes())
+            }
+            "orphan-pts-master" => {
+                let (Some(fd), Some(sock)) = (n.fd, console.as_ref()) else {
+                    bail!("criu sent no pty master");
+                };
+                let sock: OwnedFd = sock.try_clone()?.into();
+                crate::linux::tty::send_fd(&sock, "console", fd.as_raw_fd())
+                    .context("send the pty master to --console-socket")
+            }
+            _ => Ok(()),
+        }
+    };
+    let answer = criu::call_placed(
+        Request::Restore,
+        &opts,
+        &mut |criu_pid| cgroup.join(criu_pid),
+        &mut notify,
+    )
+    .with_context(|| format!("criu restore.log: {}", log.display()));
+    drop(root);
+    let pid = answer?.pid.context("criu restored no process")?;
+    state.pid = pid;
+    let (start_time, _) =
+        super::status::process_start_time(pid).context("the restored init exited at once")?;
+    state.start_time = start_time;
+    state.status = Status::Running;
+    dir.save(state)?;
+    let resources = &plan.resources;
+    let no_oom_kill = resources
+        .memory()
+        .as_ref()
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(false);
+    cgroup.apply(resources, no_oom_kill)?;
+    if let Some(p) = o.pid_file {
+        super::create::write_pid_file(p, pid)?;
+    }
+    Ok(())
+}
+
+fn joined_netns(plan: &Plan) -> Option<PathBuf> {
+    plan.namespaces
+        .join
+        .iter()
+        .find(|(f, _)| *f == nix::sched::CloneFlags::CLONE_NEWNET)
+        .map(|(_, p)| p.clone())
+}
+
+/// The rootfs bound at `path` (CRIU wants its root to be a mount point),
+/// private so nothing propagates, and gone again on drop.
+struct RootMount {
+    path: PathBuf,
+}
+
+impl RootMount {
+    fn new(path: &Path, rootfs: &Path) -> Result<RootMount> {
+        std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))?;
+        let m = RootMount {
+            path: path.to_path_buf(),
+        };
+        mount(
+            Some(rootfs),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind {} for criu", rootfs.display()))?;
+        mount(
+            None::<&str>,
+            path,
+            None::<&str>,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("make {} private", path.display()))?;
+        Ok(m)
+    }
+}
+
+impl Drop for RootMount {
+    fn drop(&mut self) {
+        let _ = umount2(&self.path, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}

@@ -1,0 +1,395 @@
+//! CRIU, driven over its RPC interface: `criu swrk FD` answers requests on
+//! a SOCK_SEQPACKET socket, one protobuf message per packet (`rpc.proto` in
+//! CRIU's tree names the fields). While it works it sends notifications
+//! ("setup-namespaces", "post-restore", "orphan-pts-master", ...), each
+//! answered before it goes on; the last packet is the request's answer.
+//! Descriptors named in the options (the image and work directories, the
+//! status fd, inherited stdio) are CRIU's own: it is our child and gets
+//! them open across exec.
+
+mod wire;
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::socket::{
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, send, socketpair,
+};
+use wire::Encoder;
+
+/// The oldest CRIU that restores on today's kernels (3.x fails on the vDSO
+/// of Linux 6.13 and later).
+const MIN_VERSION: (u64, u64) = (4, 0);
+
+/// `--manage-cgroups-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupMode {
+    Ignore = 0,
+    Soft = 3,
+    Full = 4,
+    Strict = 5,
+}
+
+impl CgroupMode {
+    pub fn parse(s: &str) -> Result<CgroupMode> {
+        Ok(match s {
+            "ignore" => CgroupMode::Ignore,
+            "soft" => CgroupMode::Soft,
+            "full" => CgroupMode::Full,
+            "strict" => CgroupMode::Strict,
+            _ => bail!("--manage-cgroups-mode: {s:?} is not soft, full, strict or ignore"),
+        })
+    }
+}
+
+/// The options of a dump or restore (`criu_opts`); descriptors are ours,
+/// handed to CRIU as they are.
+#[derive(Default)]
+pub struct Opts {
+    pub images_dir: Option<RawFd>,
+    pub work_dir: Option<RawFd>,
+    pub pid: Option<i32>,
+    pub log_file: String,
+    pub root: Option<String>,
+    pub parent_img: Option<String>,
+    pub leave_running: bool,
+    pub ext_unix_sk: bool,
+    pub tcp_established: bool,
+    pub tcp_skip_in_flight: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub link_remap: bool,
+    pub auto_dedup: bool,
+    pub lazy_pages: bool,
+    pub track_mem: bool,
+    pub orphan_pts_master: bool,
+    pub rst_sibling: bool,
+    pub page_server: Option<(String, i32)>,
+    pub status_fd: Option<RawFd>,
+    pub empty_ns: u32,
+    pub cgroup_mode: Option<CgroupMode>,
+    pub cgroup_root: Option<String>,
+    pub freeze_cgroup: Option<String>,
+    pub lsm_profile: Option<String>,
+    /// `(key, value)`: on dump a mount point and its name in the images,
+    /// on restore that name and the host path to mount there.
+    pub ext_mounts: Vec<(String, String)>,
+    /// `--external` entries (`net[INODE]:KEY`, ...).
+    pub external: Vec<String>,
+    /// `(key, fd)`: a resource of the images taken from our descriptor.
+    pub inherit_fds: Vec<(String, RawFd)>,
+}
+
+impl Opts {
+    fn encode(&self) -> Encoder {
+        let mut e = Encoder::default();
+        // images_dir_fd is required even for requests that do not read it.
+        e.int(1, self.images_dir.unwrap_or(-1) as i64);
+        if let Some(pid) = self.pid {
+            e.int(2, pid as i64);
+        }
+        for (field, on) in [
+            (3, self.leave_running),
+            (4, self.ext_unix_sk),
+            (5, self.tcp_established),
+            (7, self.shell_job),
+            (8, self.file_locks),
+            (12, true), // notify_scripts: we answer the notifications
+            (15, self.track_mem),
+            (16, self.auto_dedup),
+            (18, self.link_remap),
+            (26, self.rst_sibling),
+            (46, self.tcp_skip_in_flight),
+            (48, self.lazy_pages),
+            (50, self.orphan_pts_master),
+        ] {
+            if on {
+                e.bool(field, true);
+            }
+        }
+        e.int(9, 4); // log_level: CRIU's debug level, for the log file
+        e.str(10, &self.log_file);
+        if let Some((address, port)) = &self.page_server {
+            let mut ps = Encoder::default();
+            ps.str(1, address).int(2, *port as i64);
+            e.message(11, &ps);
+        }
+        if let Some(root) = &self.root {
+            e.str(13, root);
+        }
+        if let Some(p) = &self.parent_img {
+            e.str(14, p);
+        }
+        if let Some(fd) = self.work_dir {
+            e.int(17, fd as i64);
+        }
+        for (key, val) in &self.ext_mounts {
+            let mut m = Encoder::default();
+            m.str(1, key).str(2, val);
+            e.message(23, &m);
+        }
+        if let Some(mode) = self.cgroup_mode {
+            e.bool(24, mode != CgroupMode::Ignore);
+            e.int(34, mode as i64);
+        }
+        if let Some(path) = &self.cgroup_root {
+            let mut m = Encoder::default();
+            m.str(2, path);
+            e.message(25, &m);
+        }
+        for (key, fd) in &self.inherit_fds {
+            let mut m = Encoder::default();
+            m.str(1, key).int(2, *fd as i64);
+            e.message(27, &m);
+        }
+        for x in &self.external {
+            e.str(37, x);
+        }
+        if self.empty_ns != 0 {
+            e.int(38, self.empty_ns as i64);
+        }
+        if let Some(c) = &self.freeze_cgroup {
+            e.str(44, c);
+        }
+        if let Some(fd) = self.status_fd {
+            e.int(49, fd as i64);
+        }
+        if let Some(p) = &self.lsm_profile {
+            e.str(53, p);
+        }
+        e
+    }
+
+    /// Our descriptors CRIU must inherit.
+    fn fds(&self) -> Vec<RawFd> {
+        let mut v: Vec<RawFd> = [self.images_dir, self.work_dir, self.status_fd]
+            .into_iter()
+            .flatten()
+            .collect();
+        v.extend(self.inherit_fds.iter().map(|(_, fd)| *fd));
+        v
+    }
+}
+
+/// Request types (`criu_req_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Dump = 1,
+    Restore = 2,
+    PreDump = 4,
+    Notify = 6,
+    Version = 10,
+}
+
+/// A notification from CRIU during a request: the script name, the pid it
+/// is about, and a descriptor when one came with it.
+pub struct Notice {
+    pub script: String,
+    pub pid: Option<i32>,
+    pub fd: Option<OwnedFd>,
+}
+
+/// A CRIU answer that succeeded.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// The restored tree's root (restore).
+    pub pid: Option<i32>,
+    /// `(major, minor, sublevel)` (version).
+    pub version: Option<(u64, u64, u64)>,
+}
+
+/// The `criu` binary on PATH, checked to be 4.0 or newer.
+pub fn check_version() -> Result<(u64, u64, u64)> {
+    let v = call(Request::Version, &Opts::default(), &mut |_| Ok(()))?
+        .version
+        .context("criu answered without a version")?;
+    if (v.0, v.1) < MIN_VERSION {
+        bail!(
+            "criu {}.{}.{} is too old: checkpoint/restore needs CRIU {}.{} or newer \
+             (hack/install-criu.sh installs one)",
+            v.0,
+            v.1,
+            v.2,
+            MIN_VERSION.0,
+            MIN_VERSION.1
+        );
+    }
+    Ok(v)
+}
+
+/// Runs one request in a fresh `criu swrk`, answering notifications with
+/// `notify` (an error there fails the request).
+pub fn call(
+    req: Request,
+    opts: &Opts,
+    notify: &mut dyn FnMut(Notice) -> Result<()>,
+) -> Result<Answer> {
+    call_placed(req, opts, &mut |_| Ok(()), notify)
+}
+
+/// As [`call`], with `place` run on CRIU's pid before the request is sent
+/// (restore puts CRIU in the container's cgroup, so that every process it
+/// forks starts there).
+pub fn call_placed(
+    req: Request,
+    opts: &Opts,
+    place: &mut dyn FnMut(i32) -> Result<()>,
+    notify: &mut dyn FnMut(Notice) -> Result<()>,
+) -> Result<Answer> {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for criu")?;
+    let mut child = spawn(&theirs, &opts.fds())?;
+    drop(theirs);
+    let result = place(child.id() as i32).and_then(|()| converse(&ours, req, opts, notify));
+    drop(ours);
+    let status = child.wait().context("wait for criu")?;
+    let answer = result?;
+    if req != Request::Restore && !status.success() {
+        bail!("criu exited with {status}");
+    }
+    Ok(answer)
+}
+
+fn spawn(sock: &OwnedFd, fds: &[RawFd]) -> Result<Child> {
+    let mut keep = fds.to_vec();
+    keep.push(sock.as_raw_fd());
+    let mut cmd = Command::new(criu_binary());
+    cmd.arg("swrk").arg(sock.as_raw_fd().to_string());
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls fcntl, which is async-signal-safe; `keep` was built before the
+    // fork and is only read.
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in &keep {
+                let flags = libc::fcntl(*fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(*fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "criu is not installed (no criu on PATH): checkpoint/restore needs CRIU {}.{} \
+                 or newer (hack/install-criu.sh installs one)",
+                MIN_VERSION.0,
+                MIN_VERSION.1
+            )
+        } else {
+            anyhow::Error::from(e).context("start criu swrk")
+        }
+    })
+}
+
+/// `$VZRUN_CRIU`, else `criu` from PATH.
+fn criu_binary() -> PathBuf {
+    std::env::var_os("VZRUN_CRIU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("criu"))
+}
+
+fn converse(
+    sock: &OwnedFd,
+    req: Request,
+    opts: &Opts,
+    notify: &mut dyn FnMut(Notice) -> Result<()>,
+) -> Result<Answer> {
+    let mut e = Encoder::default();
+    e.int(1, req as i64);
+    if req != Request::Version {
+        e.message(2, &opts.encode());
+    }
+    send(sock.as_raw_fd(), &e.finish(), MsgFlags::empty()).context("send the request to criu")?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let (len, fd) = receive(sock, &mut buf)?;
+        if len == 0 {
+            bail!("criu closed the connection without an answer");
+        }
+        let f = wire::fields(&buf[..len])
+            .map_err(|e| anyhow::anyhow!("criu's answer does not parse: {e}"))?;
+        let ty = wire::int(&f, 1).unwrap_or(0);
+        let success = wire::int(&f, 2).unwrap_or(0) != 0;
+        if ty == Request::Notify as u64 {
+            let n = wire::bytes(&f, 5).map(wire::fields).transpose();
+            let n = n.map_err(|e| anyhow::anyhow!("criu's notification does not parse: {e}"))?;
+            let n = n.unwrap_or_default();
+            let script = wire::bytes(&n, 1)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            let pid = wire::int(&n, 2).map(|p| p as i32);
+            let ok = notify(Notice {
+                script: script.clone(),
+                pid,
+                fd,
+            });
+            let mut r = Encoder::default();
+            r.int(1, Request::Notify as i64).bool(3, ok.is_ok());
+            send(sock.as_raw_fd(), &r.finish(), MsgFlags::empty())
+                .context("answer criu's notification")?;
+            ok.with_context(|| format!("criu notification {script:?}"))?;
+            continue;
+        }
+        if !success {
+            let msg = wire::bytes(&f, 9)
+                .map(|s| String::from_utf8_lossy(s).trim().to_string())
+                .filter(|s| !s.is_empty());
+            let errno = wire::int(&f, 7).map(|e| e as i32).filter(|e| *e != 0);
+            let what = match (msg, errno) {
+                (Some(m), _) => m,
+                (None, Some(e)) => std::io::Error::from_raw_os_error(e).to_string(),
+                (None, None) => "criu failed".to_string(),
+            };
+            bail!("{what}");
+        }
+        let mut answer = Answer::default();
+        if let Some(r) = wire::bytes(&f, 4) {
+            let r = wire::fields(r).map_err(|e| anyhow::anyhow!("restore answer: {e}"))?;
+            answer.pid = wire::int(&r, 1).map(|p| p as i32);
+        }
+        if let Some(v) = wire::bytes(&f, 10) {
+            let v = wire::fields(v).map_err(|e| anyhow::anyhow!("version answer: {e}"))?;
+            answer.version = Some((
+                wire::int(&v, 1).unwrap_or(0),
+                wire::int(&v, 2).unwrap_or(0),
+                wire::int(&v, 4).unwrap_or(0),
+            ));
+        }
+        return Ok(answer);
+    }
+}
+
+/// One packet, with the descriptor that came with it (orphan-pts-master).
+fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .context("read criu's answer")?;
+    let mut fd = None;
+    for c in msg.cmsgs().context("read criu's answer")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                // SAFETY: the kernel just installed this descriptor for us.
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                fd.get_or_insert(owned);
+            }
+        }
+    }
+    Ok((msg.bytes, fd))
+}

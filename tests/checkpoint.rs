@@ -282,4 +282,57 @@ fn checkpoint_and_restore_refusals_leave_nothing_behind() {
     assert_eq!(o.code, 1, "{o}");
     assert!(o.stderr.contains("--manage-cgroups-mode"), "{o}");
     env.rt(&["delete", "--force", &busy]).assert_ok();
+    // A container with a terminal: refused by name, not CRIU's puzzle.
+    let tty = env.new_id();
+    let mut t = env.bundle(&tty);
+    t.config_mut()["process"]["terminal"] = json!(true);
+    t.set_args(&["sleep", "1000"]);
+    let sock = env.tmp.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    env.create_out(&tty, &t, &["--console-socket", &sock.display().to_string()])
+        .assert_ok();
+    let (conn, _) = listener.accept().unwrap();
+    let _master = recv_fd(&conn);
+    env.start(&tty);
+    let o = env.rt(&["checkpoint", "--image-path", &i, &tty]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(
+        o.stderr.contains("process.terminal is not supported yet"),
+        "{o}"
+    );
+    assert_eq!(env.status(&tty), "running");
+    env.rt(&["delete", "--force", &tty]).assert_ok();
+}
+
+/// Beancounters and `events --stats` read a restored container.
+#[test]
+fn beancounters_and_stats_after_restore() {
+    let env = TestEnv::new("ckpt_stats");
+    need_criu(&env);
+    let mut pipes = Pipes::default();
+    let id = env.new_id();
+    let b = start(&env, &mut pipes, &id, COUNTER, |b| {
+        b.config_mut()["linux"]["resources"]["pids"] = json!({"limit": 30});
+    });
+    counts_past(&env, &id, 1);
+    let img = images(&env, "img");
+    env.rt(&[
+        "checkpoint",
+        "--image-path",
+        &img.display().to_string(),
+        &id,
+    ])
+    .assert_ok();
+    let o = restore(&env, &mut pipes, &b, &img, &id);
+    assert_eq!(o.code, 0, "{o}");
+    let o = env.rt(&["events", "--stats", &id]);
+    assert_eq!(o.code, 0, "{o}");
+    let ev: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], 30, "{ev}");
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    let o = env.rt(&["beancounters", "--format", "json", &id]);
+    assert_eq!(o.code, 0, "{o}");
+    assert!(o.stdout.contains("numproc"), "{o}");
+    env.rt(&["delete", "--force", &id]).assert_ok();
+    env.assert_no_leftovers(&id);
 }

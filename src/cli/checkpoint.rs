@@ -32,7 +32,7 @@ pub struct Common {
     /// Use lazy migration mechanism
     #[arg(long = "lazy-pages")]
     pub lazy_pages: bool,
-    /// Cgroups mode: soft (default), full, strict or ignore
+    /// Cgroups mode: soft, full, strict or ignore (default: the runtime manages the cgroup)
     #[arg(long = "manage-cgroups-mode")]
     pub manage_cgroups_mode: Option<String>,
     /// Create a namespace, but don't restore its properties (network)

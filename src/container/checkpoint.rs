@@ -60,6 +60,19 @@ pub fn checkpoint(o: &CheckpointOpts) -> Result<()> {
             s.as_str()
         ),
     }
+    let terminal = state
+        .config
+        .process()
+        .as_ref()
+        .is_some_and(|p| p.terminal().unwrap_or(false));
+    if terminal {
+        // CRIU finds no master for the pty slave the process holds (the
+        // console socket's receiver holds it); marking the slave external
+        // did not get it through yet.
+        bail!(
+            "container {id}: checkpointing a container with process.terminal is not supported yet"
+        );
+    }
     checkpoint_loaded(o, &state).with_context(|| format!("checkpoint container {id}"))?;
     if o.leave_running || o.pre_dump {
         return Ok(());
@@ -116,7 +129,7 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
         Request::Dump
     };
     criu::call(req, &opts, &mut |_| Ok(()))
-        .with_context(|| format!("criu {log}: {}", log_dir.join(log).display()))?;
+        .map_err(|e| e.context(format!("criu: {}", criu::log_context(&log_dir.join(log)))))?;
     Ok(())
 }
 
@@ -143,9 +156,13 @@ pub fn common_opts(
         lazy_pages: f.lazy_pages,
         auto_dedup: f.auto_dedup,
         empty_ns,
+        // The runtime makes, joins and limits the container's cgroup
+        // itself (restore puts CRIU in it first): by default CRIU leaves
+        // cgroups alone, which also keeps two restores at once from
+        // meeting in CRIU's cgroup yard.
         cgroup_mode: Some(match f.manage_cgroups_mode {
             Some(m) => CgroupMode::parse(m)?,
-            None => CgroupMode::Soft,
+            None => CgroupMode::Ignore,
         }),
         ..Opts::default()
     })

@@ -66,7 +66,6 @@ pub struct Opts {
     pub auto_dedup: bool,
     pub lazy_pages: bool,
     pub track_mem: bool,
-    pub orphan_pts_master: bool,
     pub rst_sibling: bool,
     pub page_server: Option<(String, i32)>,
     pub status_fd: Option<RawFd>,
@@ -105,7 +104,6 @@ impl Opts {
             (26, self.rst_sibling),
             (46, self.tcp_skip_in_flight),
             (48, self.lazy_pages),
-            (50, self.orphan_pts_master),
         ] {
             if on {
                 e.bool(field, true);
@@ -185,12 +183,11 @@ pub enum Request {
     Version = 10,
 }
 
-/// A notification from CRIU during a request: the script name, the pid it
-/// is about, and a descriptor when one came with it.
+/// A notification from CRIU during a request: the script name and the
+/// pid it is about.
 pub struct Notice {
     pub script: String,
     pub pid: Option<i32>,
-    pub fd: Option<OwnedFd>,
 }
 
 /// A CRIU answer that succeeded.
@@ -313,7 +310,7 @@ fn converse(
     send(sock.as_raw_fd(), &e.finish(), MsgFlags::empty()).context("send the request to criu")?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let (len, fd) = receive(sock, &mut buf)?;
+        let len = receive(sock, &mut buf)?;
         if len == 0 {
             bail!("criu closed the connection without an answer");
         }
@@ -332,10 +329,10 @@ fn converse(
             let ok = notify(Notice {
                 script: script.clone(),
                 pid,
-                fd,
             });
             let mut r = Encoder::default();
             r.int(1, Request::Notify as i64).bool(3, ok.is_ok());
+
             send(sock.as_raw_fd(), &r.finish(), MsgFlags::empty())
                 .context("answer criu's notification")?;
             ok.with_context(|| format!("criu notification {script:?}"))?;
@@ -370,8 +367,26 @@ fn converse(
     }
 }
 
-/// One packet, with the descriptor that came with it (orphan-pts-master).
-fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
+/// The context of a failed request: CRIU's log, and its last error lines
+/// (CRIU's own message is only the first error it met, often a harmless
+/// one).
+pub fn log_context(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Error (") || l.contains("Error:"))
+        .collect();
+    let last: Vec<&str> = errors.iter().rev().take(3).rev().copied().collect();
+    if last.is_empty() {
+        format!("see {}", log.display())
+    } else {
+        format!("{} (in {})", last.join("; "), log.display())
+    }
+}
+
+/// One packet. A descriptor CRIU sends along (it does for requests vzrun
+/// does not make) is closed.
+fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<usize> {
     let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = recvmsg::<()>(
@@ -381,15 +396,14 @@ fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .context("read criu's answer")?;
-    let mut fd = None;
     for c in msg.cmsgs().context("read criu's answer")? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for raw in fds {
-                // SAFETY: the kernel just installed this descriptor for us.
-                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                fd.get_or_insert(owned);
+                // SAFETY: the kernel just installed this descriptor for us;
+                // owning it closes it.
+                drop(unsafe { OwnedFd::from_raw_fd(raw) });
             }
         }
     }
-    Ok((msg.bytes, fd))
+    Ok(msg.bytes)
 }

@@ -21,12 +21,13 @@ usable() {
     "$1" check >/dev/null 2>&1
 }
 if c=$(command -v criu) && usable "$c"; then
+    echo "install-criu: $c is CRIU $("$c" --version | awk '/^Version:/ {print $2}'), nothing to do"
     exit 0
 fi
 
 priv=$prefix/apt
 rm -rf "$prefix.tmp"
-mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$prefix.tmp/debs"
+mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$priv/cache" "$prefix.tmp/debs"
 uri=$("$(dirname "$0")/vm/archive.sh")
 cat > "$priv/sources/vzrun-trixie.sources" <<SRC
 Types: deb
@@ -37,7 +38,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 apt_opts="-o APT::Sandbox::User=root -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$priv/sources
     -o Dir::State::Lists=$priv/lists -o Dir::Cache::Archives=$priv/archives
-    -o Dir::State::status=/dev/null"
+    -o Dir::Cache=$priv/cache -o Dir::State::status=/dev/null"
 # shellcheck disable=SC2086
 apt-get -q $apt_opts update >/dev/null
 # criu and everything it depends on, from trixie alone.

@@ -166,3 +166,26 @@ load helpers
     [ "$status" -eq 139 ]
     # teardown's assert_clean checks the runtime, cgroups, mounts, processes.
 }
+
+@test "podman: container checkpoint and restore, also --export and --import" {
+    n=$(name ckpt)
+    p run -d --name "$n" --network none localhost/busybox \
+        sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done'
+    for _ in $(seq 100); do [ "$(p exec "$n" cat /tmp/count 2>/dev/null || echo 0)" -gt 3 ] && break; sleep 0.1; done
+    run p container checkpoint "$n"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run p inspect --format '{{.State.Status}}' "$n"
+    [ "$output" = exited ]
+    run p container restore "$n"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    a=$(p exec "$n" cat /tmp/count)
+    [ "$a" -gt 3 ]
+    run p container checkpoint --export "$E2E/$n.tar.gz" "$n"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    p rm -f "$n"
+    run p container restore --import "$E2E/$n.tar.gz" --name "$n-2"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    b=$(p exec "$n-2" cat /tmp/count)
+    [ "$b" -ge "$a" ]
+    p rm -f "$n-2"
+}

@@ -191,7 +191,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 pub fn print_version() {
-    println!("vzrun version {}", env!("CARGO_PKG_VERSION"));
-    println!("commit: {}", env!("VZRUN_COMMIT"));
-    println!("spec: {}", crate::container::OCI_VERSION);
+    use std::io::Write;
+    // A reader that goes away early (`vzrun --version | head -1`) is fine.
+    let _ = write!(
+        std::io::stdout(),
+        "vzrun version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("VZRUN_COMMIT"),
+        crate::container::OCI_VERSION
+    );
 }

@@ -232,6 +232,7 @@ fn restore_into(
     if !o.no_subreaper {
         crate::process::spawn::become_subreaper().context("become a subreaper")?;
     }
+    make_mountpoints(plan)?;
     let root = RootMount::new(&dir.path.join(CRIU_ROOT), &plan.rootfs)?;
     opts.root = Some(root.path.display().to_string());
     let hooks = plan.spec.hooks().clone().unwrap_or_default();
@@ -275,6 +276,40 @@ fn restore_into(
     cgroup.apply(resources, no_oom_kill)?;
     if let Some(p) = o.pid_file {
         super::create::write_pid_file(p, pid)?;
+    }
+    Ok(())
+}
+
+/// The mount points CRIU mounts on, made in the rootfs as create makes
+/// them (a restore may get a fresh copy of the image, without the files
+/// an engine's binds were made on), resolved inside the rootfs. Not below
+/// a tmpfs (CRIU restores it with its contents) or a kernel filesystem
+/// (whose directories are not the image's).
+fn make_mountpoints(plan: &Plan) -> Result<()> {
+    use crate::linux::fs;
+    let root = std::fs::File::open(&plan.rootfs)
+        .with_context(|| format!("open rootfs {}", plan.rootfs.display()))?;
+    let tmpfs: Vec<&Path> = plan
+        .mounts
+        .iter()
+        .filter(|m| !m.bind && matches!(m.typ.as_str(), "tmpfs" | "proc" | "sysfs" | "devpts"))
+        .map(|m| m.destination.as_path())
+        .collect();
+    for m in &plan.mounts {
+        let d = &m.destination;
+        if tmpfs.iter().any(|t| d.starts_with(t) && d != t) {
+            continue;
+        }
+        let file = m.bind
+            && m.source
+                .as_ref()
+                .is_some_and(|s| std::fs::metadata(s).is_ok_and(|md| !md.is_dir()));
+        let made = if file {
+            fs::touch(std::os::fd::AsFd::as_fd(&root), d).map(drop)
+        } else {
+            fs::mkdir_all(std::os::fd::AsFd::as_fd(&root), d, 0o755).map(drop)
+        };
+        made.with_context(|| format!("mount point {} in the rootfs", d.display()))?;
     }
     Ok(())
 }

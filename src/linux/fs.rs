@@ -288,3 +288,27 @@ pub fn copy_tree(from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
     }
     Ok(())
 }
+
+/// Stdio that is the host's /dev/null (a caller's `</dev/null`) becomes
+/// the container's own: the host's sits on a mount the container cannot
+/// see, which CRIU cannot checkpoint. Called in the container's root.
+pub fn reopen_dev_null_stdio() -> nix::Result<()> {
+    use nix::sys::stat::{fstat, makedev, stat};
+    let Ok(ours) = stat("/dev/null") else {
+        return Ok(());
+    };
+    if ours.st_rdev != makedev(1, 3) {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        let Ok(st) = fstat(fd) else { continue };
+        let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == makedev(1, 3);
+        if !null || (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino) {
+            continue;
+        }
+        let new = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty())?;
+        nix::unistd::dup2(new, fd)?;
+        nix::unistd::close(new)?;
+    }
+    Ok(())
+}

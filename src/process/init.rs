@@ -228,6 +228,7 @@ fn exec_program(ctx: &InitContext, p: Exec, state: &str) -> SetupResult<Infallib
     if p.no_new_privs {
         nix::sys::prctl::set_no_new_privs().at(Step::NoNewPrivileges, "")?;
     }
+    crate::linux::fs::reopen_dev_null_stdio().at(Step::Exec, "reopen /dev/null as stdio")?;
     close_on_exec_from(3 + ctx.preserve_fds);
     reset_signals();
     let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?.or(p.notify_fd);

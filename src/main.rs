@@ -12,10 +12,8 @@ mod process;
 mod spec;
 mod state;
 
-use clap::Parser;
-
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::parse_runc_style() {
         Ok(c) => c,
         Err(e) => {
             // An unknown command is runc's "No help topic", exit 3; other

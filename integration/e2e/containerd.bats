@@ -58,3 +58,26 @@ cr() { c run --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$1" "$@"; }
     [[ "$output" == *"/no/such/program"* ]]
     c container delete "$n" 2>/dev/null || true
 }
+
+@test "containerd: container checkpoint --task and restore --live" {
+    n=$(name ckpt)
+    c run -d --runc-binary "$RUNTIME" --cgroup "/vzrun-e2e/$n" localhost/busybox:latest "$n" \
+        sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done'
+    for _ in $(seq 100); do [ "$(c task exec --exec-id r0 "$n" cat /tmp/count 2>/dev/null || echo 0)" -gt 3 ] && break; sleep 0.1; done
+    run c container checkpoint --task "$n" "$n-img"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    c task kill -s SIGKILL "$n" 2>/dev/null || true
+    for _ in $(seq 100); do c task ls | grep "$n" | grep -q RUNNING || break; sleep 0.1; done
+    c task delete "$n" 2>/dev/null || true
+    c container delete "$n"
+    run c container restore --live "$n" "$n-img"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run c task exec --exec-id r1 "$n" cat /tmp/count
+    [ "$status" -eq 0 ]
+    [ "$output" -gt 3 ]
+    c task kill -s SIGKILL "$n"
+    for _ in $(seq 300); do c task ls | grep "$n" | grep -q STOPPED && break; sleep 0.1; done
+    c task delete "$n"
+    c container delete "$n"
+    c images rm "$n-img" >/dev/null 2>&1 || true
+}

@@ -43,6 +43,81 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses the command line as runc's does: Go's flag parsing takes a
+    /// long option with one dash too (containerd's shim sends
+    /// `restore -no-subreaper`). Such an argument is given its second dash
+    /// when it names a long option of the global flags or the command, up
+    /// to the first positional argument (what follows an `exec` id is the
+    /// process's own command line).
+    pub fn parse_runc_style() -> Result<Cli, clap::Error> {
+        use clap::CommandFactory;
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        Cli::try_parse_from(with_long_dashes(&Cli::command(), args))
+    }
+}
+
+fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    // (long name, takes a value) of a command's options.
+    let longs = |c: &clap::Command| -> Vec<(String, bool)> {
+        c.get_arguments()
+            .filter_map(|a| {
+                let takes = a.get_action().takes_values();
+                Some((a.get_long()?.to_string(), takes))
+            })
+            .collect()
+    };
+    let mut known = longs(cli);
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    out.extend(it.next());
+    let mut in_command = false;
+    let mut skip_value = false;
+    let mut done = false;
+    for arg in it {
+        if done || skip_value {
+            skip_value = false;
+            out.push(arg);
+            continue;
+        }
+        let Some(text) = arg.to_str().map(str::to_string) else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            done = true;
+            out.push(arg);
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("--").or_else(|| {
+            text.strip_prefix('-')
+                .filter(|r| r.len() > 1 && !r.starts_with('-'))
+        }) {
+            let name = rest.split('=').next().unwrap_or(rest);
+            if let Some((_, takes)) = known.iter().find(|(n, _)| n == name) {
+                skip_value = *takes && !rest.contains('=');
+                out.push(format!("--{rest}").into());
+                continue;
+            }
+            out.push(arg);
+            continue;
+        }
+        if text.starts_with('-') {
+            out.push(arg);
+            continue;
+        }
+        if !in_command && let Some(sub) = cli.find_subcommand(&text) {
+            in_command = true;
+            known.extend(longs(sub));
+        } else {
+            // The command's first positional argument (the id).
+            done = in_command;
+        }
+        out.push(arg);
+    }
+    out
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Global {
     /// Root directory for container state
@@ -200,4 +275,58 @@ pub fn print_version() {
         env!("VZRUN_COMMIT"),
         crate::container::OCI_VERSION
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(std::ffi::OsString::from).collect();
+        with_long_dashes(&Cli::command(), args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_dash_long_options_are_taken_as_go_programs_send_them() {
+        assert_eq!(
+            rewrite(&[
+                "vzrun",
+                "-root",
+                "/r",
+                "--log-format",
+                "json",
+                "restore",
+                "--image-path",
+                "/img",
+                "-no-subreaper",
+                "id"
+            ]),
+            [
+                "vzrun",
+                "--root",
+                "/r",
+                "--log-format",
+                "json",
+                "restore",
+                "--image-path",
+                "/img",
+                "--no-subreaper",
+                "id"
+            ]
+        );
+        // After the id, an exec'd command keeps its own options.
+        assert_eq!(
+            rewrite(&["vzrun", "exec", "-tty", "id", "tool", "-env", "-t"]),
+            ["vzrun", "exec", "--tty", "id", "tool", "-env", "-t"]
+        );
+        // Short options and unknown names stay as they are.
+        assert_eq!(
+            rewrite(&["vzrun", "kill", "-a", "id", "-9"]),
+            ["vzrun", "kill", "-a", "id", "-9"]
+        );
+    }
 }

@@ -336,3 +336,42 @@ fn beancounters_and_stats_after_restore() {
     env.rt(&["delete", "--force", &id]).assert_ok();
     env.assert_no_leftovers(&id);
 }
+
+/// The CVE class of runc's and crun's restore: an image whose mount
+/// destination is a symlink to a host path. Restore names external mounts
+/// from the config and makes mount points inside the rootfs, so a symlink
+/// planted at /data (pointing at a host directory) after the checkpoint
+/// fails the restore, and the host directory is neither mounted on nor
+/// written to; nothing of the container is left.
+#[test]
+fn a_symlink_planted_at_a_mount_point_does_not_reach_the_host() {
+    let env = TestEnv::new("ckpt_symlink");
+    need_criu(&env);
+    let mut pipes = Pipes::default();
+    let victim = env.mkdir("victim");
+    let src = env.mkdir("src");
+    fs::write(src.join("f"), "data\n").unwrap();
+    let id = env.new_id();
+    let b = start(&env, &mut pipes, &id, COUNTER, |b| {
+        fs::create_dir(b.rootfs.join("data")).unwrap();
+        b.push_mount(json!({"destination": "/data", "type": "bind",
+                            "source": src.display().to_string(), "options": ["rbind", "ro"]}));
+    });
+    counts_past(&env, &id, 1);
+    let img = images(&env, "img");
+    env.rt(&[
+        "checkpoint",
+        "--image-path",
+        &img.display().to_string(),
+        &id,
+    ])
+    .assert_ok();
+    fs::remove_dir(b.rootfs.join("data")).unwrap();
+    std::os::unix::fs::symlink(&victim, b.rootfs.join("data")).unwrap();
+    let o = restore(&env, &mut pipes, &b, &img, &id);
+    assert_eq!(o.code, 1, "{o}");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&victim.display().to_string()), "{mounts}");
+    assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
+    env.assert_no_leftovers(&id);
+}

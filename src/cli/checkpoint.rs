@@ -44,8 +44,9 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn flags(&self) -> CriuFlags<'_> {
+    pub fn flags<'a>(&'a self, g: &'a Global) -> CriuFlags<'a> {
         CriuFlags {
+            binary: g.criu.as_deref(),
             image_path: &self.image_path,
             work_path: self.work_path.as_deref(),
             tcp_established: self.tcp_established,
@@ -92,7 +93,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     crate::container::checkpoint::checkpoint(&CheckpointOpts {
         root: &g.root,
         id: &a.id,
-        criu: a.common.flags(),
+        criu: a.common.flags(g),
         parent_path: a.parent_path.as_deref(),
         leave_running: a.leave_running,
         tcp_skip_in_flight: a.tcp_skip_in_flight,

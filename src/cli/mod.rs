@@ -58,7 +58,8 @@ impl Cli {
 }
 
 fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    // (long name, takes a value) of a command's options.
+    // (long name, takes a value) of a command's options, and its short
+    // options that take a value.
     let longs = |c: &clap::Command| -> Vec<(String, bool)> {
         c.get_arguments()
             .filter_map(|a| {
@@ -67,7 +68,14 @@ fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<s
             })
             .collect()
     };
+    let shorts = |c: &clap::Command| -> Vec<char> {
+        c.get_arguments()
+            .filter(|a| a.get_action().takes_values())
+            .filter_map(|a| a.get_short())
+            .collect()
+    };
     let mut known = longs(cli);
+    let mut short_values = shorts(cli);
     let mut out = Vec::with_capacity(args.len());
     let mut it = args.into_iter();
     out.extend(it.next());
@@ -81,6 +89,8 @@ fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<s
             continue;
         }
         let Some(text) = arg.to_str().map(str::to_string) else {
+            // Not an option of ours: a positional argument.
+            done = in_command;
             out.push(arg);
             continue;
         };
@@ -103,12 +113,22 @@ fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<s
             continue;
         }
         if text.starts_with('-') {
+            // `-e FOO`: a short option whose value follows.
+            let mut chars = text.chars().skip(1);
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                skip_value = short_values.contains(&c);
+            }
             out.push(arg);
             continue;
         }
         if !in_command && let Some(sub) = cli.find_subcommand(&text) {
             in_command = true;
-            known.extend(longs(sub));
+            // The command's own options first: `spec --rootless` is a
+            // switch, the global `--rootless` takes a value.
+            let mut own = longs(sub);
+            own.append(&mut known);
+            known = own;
+            short_values = shorts(sub);
         } else {
             // The command's first positional argument (the id).
             done = in_command;
@@ -146,8 +166,8 @@ pub struct Global {
     #[arg(long, value_name = "true|false|auto")]
     pub rootless: Option<String>,
 
-    /// Path to criu (accepted for runc compatibility)
-    #[arg(long, global = true, hide = true)]
+    /// Path to the criu binary (checkpoint and restore)
+    #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
 }
 
@@ -322,6 +342,16 @@ mod tests {
         assert_eq!(
             rewrite(&["vzrun", "exec", "-tty", "id", "tool", "-env", "-t"]),
             ["vzrun", "exec", "--tty", "id", "tool", "-env", "-t"]
+        );
+        // A short option's value is not the id; `spec -rootless` is spec's
+        // switch, not the global option that takes a value.
+        assert_eq!(
+            rewrite(&["vzrun", "exec", "-e", "FOO=1", "-tty", "id"]),
+            ["vzrun", "exec", "-e", "FOO=1", "--tty", "id"]
+        );
+        assert_eq!(
+            rewrite(&["vzrun", "spec", "-rootless", "-bundle", "/x"]),
+            ["vzrun", "spec", "--rootless", "--bundle", "/x"]
         );
         // Short options and unknown names stay as they are.
         assert_eq!(

@@ -27,7 +27,7 @@ pub struct Args {
     /// Do not become the subreaper of the restored process
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// Do not use pivot root to jail process inside rootfs
+    /// Refused: CRIU restores the root and mounts itself
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// Restore with a different LSM profile
@@ -44,11 +44,12 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         root: &g.root,
         id: &a.id,
         bundle: &a.bundle,
-        criu: a.common.flags(),
+        criu: a.common.flags(g),
         console_socket: a.console_socket.as_deref(),
         detach: a.detach,
         pid_file: a.pid_file.as_deref(),
         no_subreaper: a.no_subreaper,
+        no_pivot: a.no_pivot,
         lsm_profile: a.lsm_profile.as_deref(),
         lsm_mount_context: a.lsm_mount_context.as_deref(),
         systemd_cgroup: g.systemd_cgroup,

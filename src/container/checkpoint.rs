@@ -19,6 +19,8 @@ use crate::state::{State, StateDir, Status};
 
 /// The flags `checkpoint` and `restore` share.
 pub struct CriuFlags<'a> {
+    /// `--criu`.
+    pub binary: Option<&'a Path>,
     pub image_path: &'a Path,
     pub work_path: Option<&'a Path>,
     pub tcp_established: bool,
@@ -84,7 +86,7 @@ pub fn checkpoint(o: &CheckpointOpts) -> Result<()> {
 }
 
 fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
-    criu::check_version()?;
+    criu::check_version(o.criu.binary)?;
     let images = private_dir(o.criu.image_path).context("--image-path")?;
     let work = match o.criu.work_path {
         Some(p) => Some(private_dir(p).context("--work-path")?),
@@ -147,6 +149,7 @@ pub fn common_opts(
         }
     }
     Ok(Opts {
+        binary: f.binary.map(Path::to_path_buf),
         images_dir: Some(images.as_raw_fd()),
         work_dir: work.map(|w| w.as_raw_fd()),
         tcp_established: f.tcp_established,
@@ -170,13 +173,18 @@ pub fn common_opts(
 
 /// A directory for images or CRIU's work files: made 0700 (images hold
 /// the container's memory), opened for CRIU.
-fn private_dir(p: &Path) -> Result<std::fs::File> {
+pub fn private_dir(p: &Path) -> Result<std::fs::File> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(p)
         .with_context(|| format!("create {}", p.display()))?;
-    std::fs::File::open(p).with_context(|| format!("open {}", p.display()))
+    let dir = std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+    // One that existed keeps no wider mode than a new one gets.
+    use std::os::unix::fs::PermissionsExt;
+    dir.set_permissions(std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("chmod 0700 {}", p.display()))?;
+    Ok(dir)
 }
 
 /// The container's mounts that come from the host, by their path inside

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::MsFlags;
 
 use super::checkpoint::{CriuFlags, DESCRIPTORS, EXTERNAL_NETNS, common_opts};
 use super::foreground::{self, Signals};
@@ -33,6 +33,7 @@ pub struct RestoreOpts<'a> {
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
     pub no_subreaper: bool,
+    pub no_pivot: bool,
     pub lsm_profile: Option<&'a str>,
     pub lsm_mount_context: Option<&'a str>,
     pub systemd_cgroup: bool,
@@ -59,7 +60,13 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
             bail!("container {id}: --lsm-mount-context is not supported yet");
         }
     }
-    criu::check_version().with_context(|| format!("restore container {id}"))?;
+    if o.no_pivot {
+        bail!(
+            "restore container {id}: --no-pivot is not supported: CRIU restores the \
+             container's root and mounts itself"
+        );
+    }
+    criu::check_version(o.criu.binary).with_context(|| format!("restore container {id}"))?;
     if o.console_socket.is_some() {
         // Checkpoints of terminal containers are refused (checkpoint.rs),
         // so there is no pty to hand over.
@@ -169,10 +176,7 @@ fn restore_into(
     let images = std::fs::File::open(o.criu.image_path)
         .with_context(|| format!("open {}", o.criu.image_path.display()))?;
     let work = match o.criu.work_path {
-        Some(p) => {
-            std::fs::create_dir_all(p).with_context(|| format!("create {}", p.display()))?;
-            Some(std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?)
-        }
+        Some(p) => Some(super::checkpoint::private_dir(p).context("--work-path")?),
         None => None,
     };
     let log = o
@@ -233,8 +237,12 @@ fn restore_into(
         crate::process::spawn::become_subreaper().context("become a subreaper")?;
     }
     make_mountpoints(plan)?;
-    let root = RootMount::new(&dir.path.join(CRIU_ROOT), &plan.rootfs)?;
-    opts.root = Some(root.path.display().to_string());
+    // CRIU's root is the rootfs bound in a mount namespace of CRIU's own
+    // (criu::Opts::root_bind): on a shared /run a bind made here would
+    // propagate to every peer namespace and outlive us there.
+    let root = RootDir::new(&dir.path.join(CRIU_ROOT))?;
+    opts.root = Some(root.0.display().to_string());
+    opts.root_bind = Some((plan.rootfs.clone(), root.0.clone()));
     let hooks = plan.spec.hooks().clone().unwrap_or_default();
     let mut notify = |n: Notice| -> Result<()> {
         match n.script.as_str() {
@@ -249,16 +257,30 @@ fn restore_into(
                 let cr = hooks.create_runtime().as_deref().unwrap_or(&[]);
                 hooks::run_all("createRuntime", cr, s.as_bytes())
             }
+            // The tree is restored but not resumed: whatever the config
+            // makes read-only must be so, whatever the images said.
+            "post-restore" => {
+                let pid = n.pid.context("post-restore without a pid")?;
+                check_read_only(plan, pid)
+            }
             _ => Ok(()),
         }
     };
-    let answer = criu::call_placed(
-        Request::Restore,
-        &opts,
-        &mut |criu_pid| cgroup.join(criu_pid),
-        &mut notify,
-    )
-    .map_err(|e| e.context(format!("criu: {}", criu::log_context(&log))));
+    let resources = &plan.resources;
+    let no_oom_kill = resources
+        .memory()
+        .as_ref()
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(false);
+    // CRIU goes into the cgroup with its limits (and device rules) in
+    // force before it forks anything: no restored process ever runs
+    // without them.
+    let mut place = |criu_pid: i32| -> Result<()> {
+        cgroup.join(criu_pid)?;
+        cgroup.apply(resources, no_oom_kill)
+    };
+    let answer = criu::call_placed(Request::Restore, &opts, &mut place, &mut notify)
+        .map_err(|e| e.context(format!("criu: {}", criu::log_context(&log))));
     drop(root);
     let pid = answer?.pid.context("criu restored no process")?;
     state.pid = pid;
@@ -267,13 +289,6 @@ fn restore_into(
     state.start_time = start_time;
     state.status = Status::Running;
     dir.save(state)?;
-    let resources = &plan.resources;
-    let no_oom_kill = resources
-        .memory()
-        .as_ref()
-        .and_then(|m| m.disable_oom_killer())
-        .unwrap_or(false);
-    cgroup.apply(resources, no_oom_kill)?;
     if let Some(p) = o.pid_file {
         super::create::write_pid_file(p, pid)?;
     }
@@ -300,6 +315,7 @@ fn make_mountpoints(plan: &Plan) -> Result<()> {
         if tmpfs.iter().any(|t| d.starts_with(t) && d != t) {
             continue;
         }
+        refuse_symlink(&root, d)?;
         let file = m.bind
             && m.source
                 .as_ref()
@@ -310,6 +326,61 @@ fn make_mountpoints(plan: &Plan) -> Result<()> {
             fs::mkdir_all(std::os::fd::AsFd::as_fd(&root), d, 0o755).map(drop)
         };
         made.with_context(|| format!("mount point {} in the rootfs", d.display()))?;
+        refuse_symlink(&root, d)?;
+    }
+    Ok(())
+}
+
+/// A mount destination reached through a symlink is refused on restore:
+/// CRIU would resolve it as a plain path (and a checkpoint of such a
+/// container fails anyway, its external mount keys being the config's).
+fn refuse_symlink(root: &std::fs::File, dest: &Path) -> Result<()> {
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    match crate::linux::fs::openat2(
+        std::os::fd::AsFd::as_fd(root),
+        dest,
+        nix::fcntl::OFlag::O_PATH,
+        RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+    ) {
+        Err(nix::errno::Errno::ELOOP) => bail!(
+            "mounts: {} is a symlink, or is reached through one, in the rootfs: refused on restore",
+            dest.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Every mount the config makes read-only (and the root, with
+/// `root.readonly`) is read-only in the restored tree of `pid`.
+fn check_read_only(plan: &Plan, pid: i32) -> Result<()> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .context("read the restored container's mount table")?;
+    let read_only = |point: &Path| -> Option<bool> {
+        info.lines().rev().find_map(|l| {
+            let mut f = l.split(' ');
+            let p = f.nth(4)?;
+            let opts = f.next()?;
+            (Path::new(p) == point).then(|| opts.split(',').any(|o| o == "ro"))
+        })
+    };
+    let mut want: Vec<&Path> = plan
+        .mounts
+        .iter()
+        .filter(|m| m.flags.contains(MsFlags::MS_RDONLY))
+        .map(|m| m.destination.as_path())
+        .collect();
+    if plan.readonly_root {
+        want.push(Path::new("/"));
+    }
+    for p in &want {
+        if read_only(p) == Some(false) {
+            bail!(
+                "{} is writable in the restored container although the config makes it \
+                 read-only",
+                p.display()
+            );
+        }
     }
     Ok(())
 }
@@ -322,41 +393,18 @@ fn joined_netns(plan: &Plan) -> Option<PathBuf> {
         .map(|(_, p)| p.clone())
 }
 
-/// The rootfs bound at `path` (CRIU wants its root to be a mount point),
-/// private so nothing propagates, and gone again on drop.
-struct RootMount {
-    path: PathBuf,
-}
+/// The empty directory CRIU's root is bound on, removed on drop.
+struct RootDir(PathBuf);
 
-impl RootMount {
-    fn new(path: &Path, rootfs: &Path) -> Result<RootMount> {
+impl RootDir {
+    fn new(path: &Path) -> Result<RootDir> {
         std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))?;
-        let m = RootMount {
-            path: path.to_path_buf(),
-        };
-        mount(
-            Some(rootfs),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind {} for criu", rootfs.display()))?;
-        mount(
-            None::<&str>,
-            path,
-            None::<&str>,
-            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .with_context(|| format!("make {} private", path.display()))?;
-        Ok(m)
+        Ok(RootDir(path.to_path_buf()))
     }
 }
 
-impl Drop for RootMount {
+impl Drop for RootDir {
     fn drop(&mut self) {
-        let _ = umount2(&self.path, MntFlags::MNT_DETACH);
-        let _ = std::fs::remove_dir(&self.path);
+        let _ = std::fs::remove_dir(&self.0);
     }
 }

@@ -293,22 +293,32 @@ pub fn copy_tree(from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
 /// the container's own: the host's sits on a mount the container cannot
 /// see, which CRIU cannot checkpoint. Called in the container's root.
 pub fn reopen_dev_null_stdio() -> nix::Result<()> {
-    use nix::sys::stat::{fstat, makedev, stat};
-    let Ok(ours) = stat("/dev/null") else {
-        return Ok(());
-    };
-    if ours.st_rdev != makedev(1, 3) {
+    use nix::sys::stat::{fstat, makedev};
+    let is_null =
+        |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == makedev(1, 3);
+    let needs: Vec<i32> = (0..3)
+        .filter(|fd| fstat(*fd).is_ok_and(|st| is_null(&st)))
+        .collect();
+    if needs.is_empty() {
         return Ok(());
     }
-    for fd in 0..3 {
-        let Ok(st) = fstat(fd) else { continue };
-        let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == makedev(1, 3);
-        if !null || (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino) {
-            continue;
+    // Opened first and checked by its descriptor: what the path named is
+    // what gets used.
+    let flags = OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let Ok(ours) = nix::fcntl::open("/dev/null", flags, nix::sys::stat::Mode::empty()) else {
+        return Ok(());
+    };
+    // SAFETY: open returned a fresh descriptor we now own.
+    let ours = unsafe { OwnedFd::from_raw_fd(ours) };
+    let st = fstat(ours.as_raw_fd())?;
+    if !is_null(&st) {
+        return Ok(());
+    }
+    for fd in needs {
+        let cur = fstat(fd)?;
+        if (cur.st_dev, cur.st_ino) != (st.st_dev, st.st_ino) {
+            nix::unistd::dup2(ours.as_raw_fd(), fd)?;
         }
-        let new = nix::fcntl::open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty())?;
-        nix::unistd::dup2(new, fd)?;
-        nix::unistd::close(new)?;
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ fn move_one(host: &Netlink, inside: &Netlink, netns: &std::fs::File, d: &NetDevi
         );
     }
     // Moving to another namespace drops every address: the permanent ones
-    // are read first and given back (runtime-spec: keep them).
+    // of global scope are read first and given back (runtime-spec).
     let addresses = host.permanent_addresses(index)?;
     // The move and the rename are one request: the device never shows up
     // in the container under its host name.
@@ -347,7 +347,9 @@ impl Netlink {
                 }
                 rest = &rest[len.next_multiple_of(4).min(rest.len())..];
             }
-            if flags & IFA_F_PERMANENT != 0 {
+            // Permanent addresses of global scope, as the spec says: the
+            // kernel makes the link-local ones again by itself.
+            if flags & IFA_F_PERMANENT != 0 && b[3] == 0 {
                 out.push(Address {
                     family: b[0],
                     prefix_len: b[1],

@@ -50,6 +50,13 @@ impl CgroupMode {
 /// handed to CRIU as they are.
 #[derive(Default)]
 pub struct Opts {
+    /// `--criu`: the binary to run (default `criu` from PATH).
+    pub binary: Option<PathBuf>,
+    /// `(rootfs, mount point)`: the rootfs bound at the mount point in a
+    /// mount namespace of CRIU's own (restore: CRIU wants its root to be
+    /// a mount point; made there, the bind propagates nowhere and goes
+    /// away with CRIU). `root` names the mount point.
+    pub root_bind: Option<(PathBuf, PathBuf)>,
     pub images_dir: Option<RawFd>,
     pub work_dir: Option<RawFd>,
     pub pid: Option<i32>,
@@ -199,9 +206,14 @@ pub struct Answer {
     pub version: Option<(u64, u64, u64)>,
 }
 
-/// The `criu` binary on PATH, checked to be 4.0 or newer.
-pub fn check_version() -> Result<(u64, u64, u64)> {
-    let v = call(Request::Version, &Opts::default(), &mut |_| Ok(()))?
+/// The `criu` binary (`binary`, else from PATH), checked to be 4.0 or
+/// newer.
+pub fn check_version(binary: Option<&std::path::Path>) -> Result<(u64, u64, u64)> {
+    let opts = Opts {
+        binary: binary.map(PathBuf::from),
+        ..Opts::default()
+    };
+    let v = call(Request::Version, &opts, &mut |_| Ok(()))?
         .version
         .context("criu answered without a version")?;
     if (v.0, v.1) < MIN_VERSION {
@@ -244,7 +256,7 @@ pub fn call_placed(
         SockFlag::SOCK_CLOEXEC,
     )
     .context("socketpair for criu")?;
-    let mut child = spawn(&theirs, &opts.fds())?;
+    let mut child = spawn(opts, &theirs)?;
     drop(theirs);
     let result = place(child.id() as i32).and_then(|()| converse(&ours, req, opts, notify));
     drop(ours);
@@ -256,19 +268,48 @@ pub fn call_placed(
     Ok(answer)
 }
 
-fn spawn(sock: &OwnedFd, fds: &[RawFd]) -> Result<Child> {
-    let mut keep = fds.to_vec();
+fn spawn(opts: &Opts, sock: &OwnedFd) -> Result<Child> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut keep = opts.fds();
     keep.push(sock.as_raw_fd());
-    let mut cmd = Command::new(criu_binary());
+    let binary = opts.binary.clone().unwrap_or_else(|| PathBuf::from("criu"));
+    let cstr = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let bind = match &opts.root_bind {
+        Some((from, to)) => Some((cstr(from)?, cstr(to)?)),
+        None => None,
+    };
+    let mut cmd = Command::new(&binary);
     cmd.arg("swrk").arg(sock.as_raw_fd().to_string());
     // SAFETY: the closure runs in the forked child before exec and only
-    // calls fcntl, which is async-signal-safe; `keep` was built before the
-    // fork and is only read.
+    // makes raw fcntl, unshare and mount syscalls, which are
+    // async-signal-safe; `keep` and the C strings were made before the
+    // fork and are only read.
     unsafe {
         cmd.pre_exec(move || {
             for fd in &keep {
                 let flags = libc::fcntl(*fd, libc::F_GETFD);
                 if flags < 0 || libc::fcntl(*fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if let Some((from, to)) = &bind {
+                let none = std::ptr::null::<libc::c_char>();
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        none,
+                        c"/".as_ptr(),
+                        none,
+                        libc::MS_SLAVE | libc::MS_REC,
+                        std::ptr::null(),
+                    ) != 0
+                    || libc::mount(
+                        from.as_ptr(),
+                        to.as_ptr(),
+                        none,
+                        libc::MS_BIND | libc::MS_REC,
+                        std::ptr::null(),
+                    ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -278,8 +319,9 @@ fn spawn(sock: &OwnedFd, fds: &[RawFd]) -> Result<Child> {
     cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(
-                "criu is not installed (no criu on PATH): checkpoint/restore needs CRIU {}.{} \
-                 or newer (hack/install-criu.sh installs one)",
+                "{} is not there: checkpoint/restore needs CRIU {}.{} or newer \
+                 (hack/install-criu.sh installs one)",
+                binary.display(),
                 MIN_VERSION.0,
                 MIN_VERSION.1
             )
@@ -287,13 +329,6 @@ fn spawn(sock: &OwnedFd, fds: &[RawFd]) -> Result<Child> {
             anyhow::Error::from(e).context("start criu swrk")
         }
     })
-}
-
-/// `$VZRUN_CRIU`, else `criu` from PATH.
-fn criu_binary() -> PathBuf {
-    std::env::var_os("VZRUN_CRIU")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("criu"))
 }
 
 fn converse(

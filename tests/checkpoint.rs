@@ -181,6 +181,7 @@ fn leave_running_and_restore_under_a_new_id_with_its_limits() {
         b.config_mut()["linux"]["resources"]["pids"] = json!({"limit": 42});
         b.config_mut()["linux"]["maskedPaths"] = json!(["/proc/keys"]);
         b.config_mut()["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+        b.config_mut()["root"]["readonly"] = json!(true);
     });
     counts_past(&env, &id, 2);
     let img = images(&env, "img");
@@ -207,11 +208,13 @@ fn leave_running_and_restore_under_a_new_id_with_its_limits() {
         &new,
         "sh",
         "-c",
-        "wc -c < /proc/keys; touch /proc/sys/kernel/x 2>/dev/null && echo rw || echo ro",
+        "wc -c < /proc/keys; touch /proc/sys/kernel/x 2>/dev/null && echo rw || echo ro; \
+         touch /x 2>/dev/null && echo rw || echo ro",
     ]);
+    // Masked, read-only path and read-only root, as before the checkpoint.
     assert_eq!(
         o.stdout.split_whitespace().collect::<Vec<_>>(),
-        ["0", "ro"],
+        ["0", "ro", "ro"],
         "{o}"
     );
     env.rt(&["delete", "--force", &new]).assert_ok();

@@ -243,6 +243,7 @@ fn restore_into(
     let root = RootDir::new(&dir.path.join(CRIU_ROOT))?;
     opts.root = Some(root.0.display().to_string());
     opts.root_bind = Some((plan.rootfs.clone(), root.0.clone()));
+    opts.root_read_only = plan.readonly_root;
     let hooks = plan.spec.hooks().clone().unwrap_or_default();
     let mut notify = |n: Notice| -> Result<()> {
         match n.script.as_str() {

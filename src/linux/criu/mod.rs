@@ -57,6 +57,9 @@ pub struct Opts {
     /// a mount point; made there, the bind propagates nowhere and goes
     /// away with CRIU). `root` names the mount point.
     pub root_bind: Option<(PathBuf, PathBuf)>,
+    /// The root bind read-only (`root.readonly`): CRIU takes the root
+    /// mount as it finds it, not as the images recorded it.
+    pub root_read_only: bool,
     pub images_dir: Option<RawFd>,
     pub work_dir: Option<RawFd>,
     pub pid: Option<i32>,
@@ -278,6 +281,7 @@ fn spawn(opts: &Opts, sock: &OwnedFd) -> Result<Child> {
         Some((from, to)) => Some((cstr(from)?, cstr(to)?)),
         None => None,
     };
+    let read_only = opts.root_read_only;
     let mut cmd = Command::new(&binary);
     cmd.arg("swrk").arg(sock.as_raw_fd().to_string());
     // SAFETY: the closure runs in the forked child before exec and only
@@ -310,6 +314,10 @@ fn spawn(opts: &Opts, sock: &OwnedFd) -> Result<Child> {
                         std::ptr::null(),
                     ) != 0
                 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+                if read_only && libc::mount(none, to.as_ptr(), none, ro, std::ptr::null()) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }

@@ -40,6 +40,12 @@ cleanup() {
         done
         kill "$containerd_pid" 2>/dev/null
         wait "$containerd_pid" 2>/dev/null
+        # setsid may have forked: the daemon is the process whose command
+        # line names this run's private config (no other process can).
+        for p in /proc/[0-9]*; do
+            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$E2E/containerd/config.toml" &&
+                kill -9 "${p#/proc/}" 2>/dev/null
+        done
     fi
     grep -o " $E2E[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
     for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent \

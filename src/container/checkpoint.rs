@@ -62,19 +62,6 @@ pub fn checkpoint(o: &CheckpointOpts) -> Result<()> {
             s.as_str()
         ),
     }
-    let terminal = state
-        .config
-        .process()
-        .as_ref()
-        .is_some_and(|p| p.terminal().unwrap_or(false));
-    if terminal {
-        // CRIU finds no master for the pty slave the process holds (the
-        // console socket's receiver holds it); marking the slave external
-        // did not get it through yet.
-        bail!(
-            "container {id}: checkpointing a container with process.terminal is not supported yet"
-        );
-    }
     checkpoint_loaded(o, &state).with_context(|| format!("checkpoint container {id}"))?;
     if o.leave_running || o.pre_dump {
         return Ok(());
@@ -110,6 +97,11 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
         opts.page_server = Some((address, port));
     }
     opts.freeze_cgroup = freezer(state);
+    opts.orphan_pts_master = state
+        .config
+        .process()
+        .as_ref()
+        .is_some_and(|p| p.terminal().unwrap_or(false));
     opts.ext_mounts = external_mounts(state)?
         .into_iter()
         .chain(masked_files(state))

@@ -9,7 +9,7 @@
 //! (`rst_sibling`), waited for in the foreground as `run` does. A failure
 //! leaves no state, cgroup or mount behind.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -67,14 +67,7 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
         );
     }
     criu::check_version(o.criu.binary).with_context(|| format!("restore container {id}"))?;
-    if o.console_socket.is_some() {
-        // Checkpoints of terminal containers are refused (checkpoint.rs),
-        // so there is no pty to hand over.
-        bail!(
-            "restore container {id}: --console-socket: containers with a terminal cannot be \
-             checkpointed yet"
-        );
-    }
+
     if !o.criu.image_path.is_dir() {
         bail!(
             "restore container {id}: --image-path {}: no checkpoint there",
@@ -189,6 +182,21 @@ fn restore_into(
     opts.log_file = "restore.log".into();
     opts.lsm_profile = o.lsm_profile.map(String::from);
     opts.cgroup_root = Some(plan.cgroup_path.display().to_string());
+    // A terminal: CRIU makes a new pty pair and sends its master, which
+    // goes to --console-socket as at create.
+    let terminal = plan
+        .process
+        .as_ref()
+        .is_some_and(|p| p.process.terminal().unwrap_or(false));
+    opts.orphan_pts_master = terminal;
+    let console = match (terminal, o.console_socket) {
+        (true, Some(s)) => Some(OwnedFd::from(
+            std::os::unix::net::UnixStream::connect(s)
+                .with_context(|| format!("--console-socket {}", s.display()))?,
+        )),
+        (true, None) => bail!("process.terminal: restoring a terminal needs --console-socket"),
+        (false, _) => None,
+    };
     // External mounts: the config's bind sources, this container's cgroup
     // directories; names from the config only.
     for m in plan.mounts.iter() {
@@ -257,6 +265,13 @@ fn restore_into(
                 )?;
                 let cr = hooks.create_runtime().as_deref().unwrap_or(&[]);
                 hooks::run_all("createRuntime", cr, s.as_bytes())
+            }
+            "orphan-pts-master" => {
+                let (Some(fd), Some(sock)) = (n.fd, console.as_ref()) else {
+                    bail!("criu sent no pty master");
+                };
+                crate::linux::tty::send_fd(sock, "console", fd.as_raw_fd())
+                    .context("send the pty master to --console-socket")
             }
             // The tree is restored but not resumed: whatever the config
             // makes read-only must be so, whatever the images said.

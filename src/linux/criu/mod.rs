@@ -76,6 +76,10 @@ pub struct Opts {
     pub auto_dedup: bool,
     pub lazy_pages: bool,
     pub track_mem: bool,
+    /// A pty slave whose master is outside the tree (the console socket's
+    /// receiver holds it): on dump it is allowed, on restore CRIU makes a
+    /// new pair and sends the master in an "orphan-pts-master" notice.
+    pub orphan_pts_master: bool,
     pub rst_sibling: bool,
     pub page_server: Option<(String, i32)>,
     pub status_fd: Option<RawFd>,
@@ -114,6 +118,7 @@ impl Opts {
             (26, self.rst_sibling),
             (46, self.tcp_skip_in_flight),
             (48, self.lazy_pages),
+            (50, self.orphan_pts_master),
         ] {
             if on {
                 e.bool(field, true);
@@ -193,11 +198,12 @@ pub enum Request {
     Version = 10,
 }
 
-/// A notification from CRIU during a request: the script name and the
-/// pid it is about.
+/// A notification from CRIU during a request: the script name, the pid it
+/// is about, and the descriptor that came with it (orphan-pts-master).
 pub struct Notice {
     pub script: String,
     pub pid: Option<i32>,
+    pub fd: Option<OwnedFd>,
 }
 
 /// A CRIU answer that succeeded.
@@ -353,7 +359,7 @@ fn converse(
     send(sock.as_raw_fd(), &e.finish(), MsgFlags::empty()).context("send the request to criu")?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let len = receive(sock, &mut buf)?;
+        let (len, fd) = receive(sock, &mut buf)?;
         if len == 0 {
             bail!("criu closed the connection without an answer");
         }
@@ -372,6 +378,7 @@ fn converse(
             let ok = notify(Notice {
                 script: script.clone(),
                 pid,
+                fd,
             });
             let mut r = Encoder::default();
             r.int(1, Request::Notify as i64).bool(3, ok.is_ok());
@@ -427,9 +434,8 @@ pub fn log_context(log: &std::path::Path) -> String {
     }
 }
 
-/// One packet. A descriptor CRIU sends along (it does for requests vzrun
-/// does not make) is closed.
-fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<usize> {
+/// One packet, with the descriptor that came with it (orphan-pts-master).
+fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
     let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = recvmsg::<()>(
@@ -439,14 +445,16 @@ fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<usize> {
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .context("read criu's answer")?;
+    let mut fd = None;
     for c in msg.cmsgs().context("read criu's answer")? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for raw in fds {
                 // SAFETY: the kernel just installed this descriptor for us;
-                // owning it closes it.
-                drop(unsafe { OwnedFd::from_raw_fd(raw) });
+                // owning it closes it unless it is the one we keep.
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                fd.get_or_insert(owned);
             }
         }
     }
-    Ok(msg.bytes)
+    Ok((msg.bytes, fd))
 }

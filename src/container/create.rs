@@ -75,44 +75,9 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         .is_some_and(|p| p.process.terminal().unwrap_or(false));
     let (console, pty_socket) = console(terminal, o.console_socket, o.foreground)
         .with_context(|| format!("container {id}"))?;
-    let dir = StateDir::create(o.root, id)?;
-    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
-    if cgroup_busy {
-        let _ = dir.remove();
-        bail!(
-            "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
-            plan.cgroup_path.display()
-        );
-    }
-    let cgroup = match &plan.systemd_unit {
-        Some(unit) => Cgroup::systemd(unit, id),
-        None => Ok(Cgroup::new(&plan.cgroup_path, id)),
-    };
-    let cgroup = match cgroup {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = dir.remove();
-            return Err(e.context(format!("container {id}")));
-        }
-    };
     // Recorded before anything runs, so that `delete --force` can clean up
     // after a create that was itself killed.
-    let state = State {
-        id: id.to_string(),
-        pid: 0,
-        start_time: 0,
-        status: Status::Creating,
-        bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339(SystemTime::now(), true),
-        owner: String::new(),
-        cgroup_path: plan.cgroup_path.clone(),
-        cgroup_owned: !cgroup_exists,
-        systemd_unit: plan.systemd_unit.clone(),
-        new_keyring: !o.no_new_keyring,
-        shared_root: false,
-        config: plan.spec.clone(),
-    };
+    let (dir, cgroup, state) = new_container(o.root, id, &plan, !o.no_new_keyring)?;
     let mut l = Launching {
         state,
         children: Children::default(),
@@ -163,6 +128,54 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
             Err(e.context(format!("container {id}")))
         }
     }
+}
+
+/// The state directory, the cgroup and the first state of a container
+/// being made (`create`, `restore`): a cgroup with processes in it is
+/// refused, and on any error the directory is gone again.
+pub fn new_container(
+    root: &Path,
+    id: &str,
+    plan: &Plan,
+    new_keyring: bool,
+) -> Result<(StateDir, Cgroup, State)> {
+    let dir = StateDir::create(root, id)?;
+    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
+    if cgroup_busy {
+        let _ = dir.remove();
+        bail!(
+            "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
+            plan.cgroup_path.display()
+        );
+    }
+    let cgroup = match &plan.systemd_unit {
+        Some(unit) => Cgroup::systemd(unit, id),
+        None => Ok(Cgroup::new(&plan.cgroup_path, id)),
+    };
+    let cgroup = match cgroup {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = dir.remove();
+            return Err(e.context(format!("container {id}")));
+        }
+    };
+    let state = State {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        status: Status::Creating,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now(), true),
+        owner: String::new(),
+        cgroup_path: plan.cgroup_path.clone(),
+        cgroup_owned: !cgroup_exists,
+        systemd_unit: plan.systemd_unit.clone(),
+        new_keyring,
+        shared_root: false,
+        config: plan.spec.clone(),
+    };
+    Ok((dir, cgroup, state))
 }
 
 /// A create in progress: the state to record, and what a failure must

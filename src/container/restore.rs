@@ -11,7 +11,6 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use nix::mount::MsFlags;
@@ -86,42 +85,7 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
     if !o.detach {
         signals.block()?;
     }
-    let dir = StateDir::create(o.root, id)?;
-    let (cgroup_exists, cgroup_busy) = crate::cgroups::probe(&plan.cgroup_path);
-    let cgroup = match &plan.systemd_unit {
-        Some(unit) => Cgroup::systemd(unit, id),
-        None => Ok(Cgroup::new(&plan.cgroup_path, id)),
-    };
-    let cgroup = match (cgroup, cgroup_busy) {
-        (Ok(c), false) => c,
-        (Err(e), _) => {
-            let _ = dir.remove();
-            return Err(e.context(format!("container {id}")));
-        }
-        (Ok(_), true) => {
-            let _ = dir.remove();
-            bail!(
-                "container {id}: linux.cgroupsPath {}: the cgroup already has processes in it",
-                plan.cgroup_path.display()
-            );
-        }
-    };
-    let mut state = State {
-        id: id.to_string(),
-        pid: 0,
-        start_time: 0,
-        status: Status::Creating,
-        bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339(SystemTime::now(), true),
-        owner: String::new(),
-        cgroup_path: plan.cgroup_path.clone(),
-        cgroup_owned: !cgroup_exists,
-        systemd_unit: plan.systemd_unit.clone(),
-        new_keyring: true,
-        shared_root: false,
-        config: plan.spec.clone(),
-    };
+    let (dir, cgroup, mut state) = super::create::new_container(o.root, id, &plan, true)?;
     let restored = dir
         .save(&state)
         .and_then(|()| restore_into(o, &plan, &dir, &cgroup, &mut state));

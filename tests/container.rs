@@ -27,6 +27,24 @@ fn pid_namespace_init_is_pid1() {
     assert_eq!(out.lines().next(), Some("1"), "{out}");
 }
 
+/// A network namespace of the container's own has `lo` up, as under
+/// runc: 127.0.0.1 answers inside (here a TCP round trip through it).
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    let env = TestEnv::new("loopback");
+    let out = run_sh(
+        &env,
+        "cat /sys/class/net/lo/flags; nc -l -p 7070 > /tmp/got & sleep 0.2; \
+         echo hello | nc 127.0.0.1 7070; wait; cat /tmp/got",
+        |b| b.push_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    // IFF_UP | IFF_LOOPBACK (and RUNNING once up).
+    let flags = u32::from_str_radix(lines[0].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 0x9, 0x9, "{out}");
+    assert_eq!(lines.last(), Some(&"hello"), "{out}");
+}
+
 #[test]
 fn hostname_from_config() {
     let env = TestEnv::new("hostname");

@@ -131,6 +131,37 @@ pub fn set_hostname(name: &str) -> SetupResult<()> {
     nix::unistd::sethostname(name).at(Step::Hostname, name)
 }
 
+/// Sets `lo` up in the caller's network namespace (SIOCSIFFLAGS, the
+/// cheapest way: no netlink socket to open and parse).
+pub fn loopback_up() -> SetupResult<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let fail = || SetupError::new(Step::Loopback, "lo").errno(nix::errno::Errno::last());
+    // SAFETY: socket() takes no pointers; the descriptor is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(fail());
+    }
+    // SAFETY: fd is a fresh descriptor nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: both ioctls read and write only `req`, an ifreq as they
+    // expect, which lives across the calls.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(fail());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(fail());
+        }
+    }
+    Ok(())
+}
+
 pub fn set_domainname(name: &str) -> SetupResult<()> {
     // SAFETY: the pointer and length describe `name`'s bytes for the call.
     let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };

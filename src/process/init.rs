@@ -85,6 +85,7 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     join_session_keyring(ctx)?;
     nix::sys::stat::umask(Mode::empty());
     set_hostname_and_domainname(plan)?;
+    bring_up_loopback(plan)?;
     set_sysctls(plan)?;
     let root = open_root(plan)?;
     mount_all(ctx, &root)?;
@@ -360,6 +361,15 @@ fn set_hostname_and_domainname(plan: &Plan) -> SetupResult<()> {
     }
     if let Some(d) = &plan.domainname {
         namespaces::set_domainname(d)?;
+    }
+    Ok(())
+}
+
+/// A network namespace of the container's own starts with `lo` down;
+/// runc brings it up, and programs expect 127.0.0.1 to answer.
+fn bring_up_loopback(plan: &Plan) -> SetupResult<()> {
+    if plan.namespaces.new.contains(CloneFlags::CLONE_NEWNET) {
+        namespaces::loopback_up()?;
     }
     Ok(())
 }

@@ -74,6 +74,9 @@ pub fn checkpoint(o: &CheckpointOpts) -> Result<()> {
 
 fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
     criu::check_version(o.criu.binary)?;
+    if o.criu.lazy_pages {
+        lazy_pipe_allowed()?;
+    }
     let images = private_dir(o.criu.image_path).context("--image-path")?;
     let work = match o.criu.work_path {
         Some(p) => Some(private_dir(p).context("--work-path")?),
@@ -124,6 +127,37 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
     };
     criu::call(req, &opts, &mut |_| Ok(()))
         .map_err(|e| e.context(format!("criu: {}", criu::log_context(&log_dir.join(log)))))?;
+    Ok(())
+}
+
+/// The pipe CRIU's lazy page server reads pages through: CRIU asks for
+/// 819 pages, which the kernel rounds up to 1024 (4 MiB).
+const LAZY_PIPE_BYTES: u64 = 4 << 20;
+
+/// CRIU (4.1) sizes that pipe without checking the answer: when the
+/// kernel refuses, the dump stops on the first page the target asks for
+/// ("page-pipe: splice: -1: Bad file descriptor") with the container
+/// frozen until then. Refuse before freezing anything, with the way out.
+fn lazy_pipe_allowed() -> Result<()> {
+    let path = "/proc/sys/fs/pipe-max-size";
+    let max: u64 = std::fs::read_to_string(path)
+        .with_context(|| format!("read {path}"))?
+        .trim()
+        .parse()
+        .with_context(|| format!("{path}: not a number"))?;
+    let privileged = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
+    if max < LAZY_PIPE_BYTES && !privileged {
+        bail!(
+            "--lazy-pages: CRIU's page server needs a pipe of {LAZY_PIPE_BYTES} bytes, \
+             above fs.pipe-max-size ({max}), and without CAP_SYS_RESOURCE it cannot have one; \
+             raise it first (sysctl -w fs.pipe-max-size={LAZY_PIPE_BYTES})"
+        );
+    }
     Ok(())
 }
 

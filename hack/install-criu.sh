@@ -1,12 +1,14 @@
 #!/bin/sh
-# Makes CRIU 4.x available as `criu` (checkpoint/restore needs 4.0+:
-# bookworm's 3.17 dies on the vDSO of Linux 6.13 and later). Debian's
-# trixie suite has CRIU 4.1: it and its whole library closure are
+# Makes CRIU 4.2+ available as `criu`: bookworm's 3.17 dies on the vDSO
+# of Linux 6.13 and later, and 4.1 cannot dump a TCP socket on Linux 6.16
+# and later (it asks every socket for SO_PASSSEC, which those kernels
+# refuse outside AF_UNIX/netlink; fixed in 4.2). Debian's forky suite has
+# CRIU 4.2: it and its whole library closure are
 # downloaded from the Debian archive the machine's own apt sources name
 # (read here, never written in the repository), through an apt
 # configuration of its own (the system's package lists stay bookworm's),
 # unpacked into a prefix, and run through that prefix's own loader, so
-# trixie's libraries never mix with the system's. A wrapper named `criu`
+# forky's libraries never mix with the system's. A wrapper named `criu`
 # goes first on PATH.
 #
 # usage: hack/install-criu.sh   (CRIU_PREFIX, default /opt/vzrun-criu;
@@ -17,7 +19,7 @@ wrapper=${CRIU_WRAPPER:-/usr/local/bin/criu}
 
 usable() {
     v=$("$1" --version 2>/dev/null | awk '/^Version:/ {print $2}')
-    case "$v" in ""|[0-3].*) return 1 ;; esac
+    case "$v" in ""|[0-3].*|4.[01]|4.[01].*) return 1 ;; esac
     "$1" check >/dev/null 2>&1
 }
 if c=$(command -v criu) && usable "$c"; then
@@ -29,10 +31,10 @@ priv=$prefix/apt
 rm -rf "$prefix.tmp"
 mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$priv/cache" "$prefix.tmp/debs"
 uri=$("$(dirname "$0")/vm/archive.sh")
-cat > "$priv/sources/vzrun-trixie.sources" <<SRC
+cat > "$priv/sources/vzrun-forky.sources" <<SRC
 Types: deb
 URIs: $uri
-Suites: trixie
+Suites: forky
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
@@ -41,7 +43,7 @@ apt_opts="-o APT::Sandbox::User=root -o Dir::Etc::SourceList=/dev/null -o Dir::E
     -o Dir::Cache=$priv/cache -o Dir::State::status=/dev/null"
 # shellcheck disable=SC2086
 apt-get -q $apt_opts update >/dev/null
-# criu and everything it depends on, from trixie alone.
+# criu and everything it depends on, from forky alone.
 # shellcheck disable=SC2086
 pkgs=$(apt-cache $apt_opts depends --recurse --no-recommends --no-suggests \
         --no-conflicts --no-breaks --no-replaces --no-enhances criu |
@@ -63,7 +65,7 @@ loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
 mkdir -p "$(dirname "$wrapper")"
 cat > "$wrapper.tmp" <<W
 #!/bin/sh
-# CRIU from Debian trixie with its own libraries (hack/install-criu.sh).
+# CRIU from Debian forky with its own libraries (hack/install-criu.sh).
 exec $loader --library-path $libs $root/usr/sbin/criu "\$@"
 W
 chmod 755 "$wrapper.tmp"

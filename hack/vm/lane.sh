@@ -12,7 +12,7 @@ mkdir -p .vm.build
 
 # cargo test --no-run [ARGS]: the test executables, one per line. Not the
 # checkpoint tests: the guests have no CRIU (it runs on the host, which
-# `make test` gives CRIU 4.1), and the lane says so.
+# `make test` gives CRIU 4.2), and the lane says so.
 build_tests() {
     out=$1
     shift

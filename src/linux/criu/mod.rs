@@ -48,7 +48,7 @@ impl CgroupMode {
 
 /// The options of a dump or restore (`criu_opts`); descriptors are ours,
 /// handed to CRIU as they are.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Opts {
     /// `--criu`: the binary to run (default `criu` from PATH).
     pub binary: Option<PathBuf>,
@@ -267,7 +267,9 @@ pub fn call_placed(
     .context("socketpair for criu")?;
     let mut child = spawn(opts, &theirs)?;
     drop(theirs);
-    let result = place(child.id() as i32).and_then(|()| converse(&ours, req, opts, notify));
+    let result = place(child.id() as i32)
+        .and_then(|()| dirs_in_criu_namespace(child.id() as i32, opts))
+        .and_then(|(opts, _dirs)| converse(&ours, req, &opts, notify));
     drop(ours);
     let status = child.wait().context("wait for criu")?;
     let answer = result?;
@@ -275,6 +277,34 @@ pub fn call_placed(
         bail!("criu exited with {status}");
     }
     Ok(answer)
+}
+
+/// CRIU opens the image and work directories through our descriptors
+/// (`/proc/OUR_PID/fd/N`) and works in the latter. With a mount namespace
+/// of its own (`root_bind`), descriptors opened in ours would leave it
+/// working on mounts of another namespace, where it cannot mount (its
+/// cgroup yard fails with EINVAL): the directories are opened again by
+/// path through CRIU's root, so that they are its namespace's mounts.
+/// The new descriptors must stay open until the request is answered.
+fn dirs_in_criu_namespace(criu: i32, opts: &Opts) -> Result<(Opts, Vec<OwnedFd>)> {
+    let mut opts = opts.clone();
+    let mut held = Vec::new();
+    if opts.root_bind.is_none() {
+        return Ok((opts, held));
+    }
+    for dir in [&mut opts.images_dir, &mut opts.work_dir]
+        .into_iter()
+        .flatten()
+    {
+        let path = std::fs::read_link(format!("/proc/self/fd/{dir}"))
+            .context("find the path of a CRIU directory")?;
+        let there = format!("/proc/{criu}/root{}", path.display());
+        let f = std::fs::File::open(&there)
+            .with_context(|| format!("open {} in CRIU's mount namespace", path.display()))?;
+        *dir = f.as_raw_fd();
+        held.push(OwnedFd::from(f));
+    }
+    Ok((opts, held))
 }
 
 fn spawn(opts: &Opts, sock: &OwnedFd) -> Result<Child> {
@@ -391,7 +421,7 @@ fn converse(
         if !success {
             let msg = wire::bytes(&f, 9)
                 .map(|s| String::from_utf8_lossy(s).trim().to_string())
-                .filter(|s| !s.is_empty());
+                .filter(|s| !s.is_empty() && !harmless(s));
             let errno = wire::int(&f, 7).map(|e| e as i32).filter(|e| *e != 0);
             let what = match (msg, errno) {
                 (Some(m), _) => m,
@@ -424,7 +454,7 @@ pub fn log_context(log: &std::path::Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let errors: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("Error (") || l.contains("Error:"))
+        .filter(|l| (l.contains("Error (") || l.contains("Error:")) && !harmless(l))
         .collect();
     let last: Vec<&str> = errors.iter().rev().take(3).rev().copied().collect();
     if last.is_empty() {
@@ -432,6 +462,13 @@ pub fn log_context(log: &std::path::Path) -> String {
     } else {
         format!("{} (in {})", last.join("; "), log.display())
     }
+}
+
+/// An error CRIU logs on every run without CAP_SYS_RESOURCE (it tries to
+/// raise its own descriptor limit and goes on): never the reason a
+/// request failed, so never the one shown.
+fn harmless(line: &str) -> bool {
+    line.contains("rlimit: Can't setup RLIMIT_NOFILE")
 }
 
 /// One packet, with the descriptor that came with it (orphan-pts-master).

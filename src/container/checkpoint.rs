@@ -78,6 +78,18 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
         lazy_pipe_allowed()?;
     }
     let images = private_dir(o.criu.image_path).context("--image-path")?;
+    if let Some(parent) = o.parent_path {
+        // CRIU resolves it from the image directory (made just now), as
+        // runc documents.
+        let p = o.criu.image_path.join(parent);
+        if !p.is_dir() {
+            bail!(
+                "--parent-path {parent}: no checkpoint at {} (the path is relative to \
+                 --image-path)",
+                p.display()
+            );
+        }
+    }
     let work = match o.criu.work_path {
         Some(p) => Some(private_dir(p).context("--work-path")?),
         None => None,

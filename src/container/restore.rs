@@ -9,7 +9,7 @@
 //! (`rst_sibling`), waited for in the foreground as `run` does. A failure
 //! leaves no state, cgroup or mount behind.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -73,6 +73,13 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
             o.criu.image_path.display()
         );
     }
+    if !o.criu.tcp_established && holds_established_tcp(o.criu.image_path) {
+        bail!(
+            "restore container {id}: the checkpoint in {} holds established TCP \
+             connections: restore them with --tcp-established",
+            o.criu.image_path.display()
+        );
+    }
     let plan = spec::load(
         o.bundle,
         id,
@@ -121,6 +128,16 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
         super::destroy(dir, &state)?;
     }
     Ok(status)
+}
+
+/// CRIU writes a stream image per established connection; without
+/// --tcp-established its restore fails on the first one with a bare
+/// "Unable to open fd".
+fn holds_established_tcp(images: &Path) -> bool {
+    std::fs::read_dir(images).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("tcp-stream-"))
+    })
 }
 
 fn restore_into(
@@ -196,12 +213,21 @@ fn restore_into(
             .push((EXTERNAL_NETNS.into(), ns.as_raw_fd()));
     }
     // Pipes the checkpointed init had as stdio become ours (the caller's).
+    // Handed over as copies above 2: CRIU closes an inherited descriptor
+    // once it took it, and with --shell-job it needs its own stdin after.
+    let mut stdio_copies = Vec::new();
     if let Ok(text) = std::fs::read_to_string(o.criu.image_path.join(DESCRIPTORS)) {
         let names: Vec<String> = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a list of names", DESCRIPTORS))?;
         for (fd, name) in names.iter().enumerate().take(3) {
             if name.starts_with("pipe:") {
-                opts.inherit_fds.push((name.clone(), fd as i32));
+                let copy =
+                    nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+                        .with_context(|| format!("restore needs a pipe as fd {fd} for {name}"))?;
+                // SAFETY: fcntl just made this descriptor for us alone.
+                let copy = unsafe { OwnedFd::from_raw_fd(copy) };
+                opts.inherit_fds.push((name.clone(), copy.as_raw_fd()));
+                stdio_copies.push(copy);
             }
         }
     }

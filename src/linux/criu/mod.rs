@@ -270,10 +270,16 @@ pub fn call_placed(
     let result = place(child.id() as i32)
         .and_then(|()| dirs_in_criu_namespace(child.id() as i32, opts))
         .and_then(|(opts, _dirs)| converse(&ours, req, &opts, notify));
+    // After a pre-dump CRIU waits for the dump that would follow; the
+    // runtime does one request per CRIU, so it is stopped here (closing
+    // the socket alone would make it exit with an error on stderr).
+    if req == Request::PreDump && result.is_ok() {
+        let _ = child.kill();
+    }
     drop(ours);
     let status = child.wait().context("wait for criu")?;
     let answer = result?;
-    if req != Request::Restore && !status.success() {
+    if req != Request::Restore && req != Request::PreDump && !status.success() {
         bail!("criu exited with {status}");
     }
     Ok(answer)

@@ -47,17 +47,15 @@ const CRIU_ROOT: &str = "criu-root";
 pub fn restore(o: &RestoreOpts) -> Result<i32> {
     let id = o.id;
     crate::state::check_id(id)?;
-    if o.lsm_profile.is_some() || o.lsm_mount_context.is_some() {
-        let lsm = crate::spec::apparmor_enabled() || crate::linux::lsm::selinux_enabled();
-        if !lsm {
-            bail!(
-                "container {id}: --lsm-profile/--lsm-mount-context: neither AppArmor nor \
-                 SELinux is enabled on this host"
-            );
-        }
-        if o.lsm_mount_context.is_some() {
-            bail!("container {id}: --lsm-mount-context is not supported yet");
-        }
+    let selinux = crate::linux::lsm::selinux_enabled();
+    if o.lsm_profile.is_some() && !selinux && !crate::spec::apparmor_enabled() {
+        bail!(
+            "container {id}: --lsm-profile: neither AppArmor nor SELinux is enabled on \
+             this host"
+        );
+    }
+    if o.lsm_mount_context.is_some() && !selinux {
+        bail!("container {id}: --lsm-mount-context: SELinux is not enabled on this host");
     }
     if o.no_pivot {
         bail!(
@@ -162,6 +160,7 @@ fn restore_into(
     opts.rst_sibling = true;
     opts.log_file = "restore.log".into();
     opts.lsm_profile = o.lsm_profile.map(String::from);
+    opts.lsm_mount_context = o.lsm_mount_context.map(String::from);
     opts.cgroup_root = Some(plan.cgroup_path.display().to_string());
     // A terminal: CRIU makes a new pty pair and sends its master, which
     // goes to --console-socket as at create.

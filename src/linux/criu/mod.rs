@@ -88,6 +88,9 @@ pub struct Opts {
     pub cgroup_root: Option<String>,
     pub freeze_cgroup: Option<String>,
     pub lsm_profile: Option<String>,
+    /// The SELinux context CRIU puts in place of the one the images'
+    /// mounts had (a restore into another pod, as CRI-O does).
+    pub lsm_mount_context: Option<String>,
     /// `(key, value)`: on dump a mount point and its name in the images,
     /// on restore that name and the host path to mount there.
     pub ext_mounts: Vec<(String, String)>,
@@ -173,6 +176,9 @@ impl Opts {
         }
         if let Some(p) = &self.lsm_profile {
             e.str(53, p);
+        }
+        if let Some(c) = &self.lsm_mount_context {
+            e.str(63, c);
         }
         e
     }

@@ -28,7 +28,8 @@ if c=$(command -v criu) && usable "$c"; then
 fi
 
 priv=$prefix/apt
-rm -rf "$prefix.tmp"
+# Lists and sources of an earlier run (another suite) must not mix in.
+rm -rf "$prefix.tmp" "$priv/sources" "$priv/lists"
 mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$priv/cache" "$prefix.tmp/debs"
 uri=$("$(dirname "$0")/vm/archive.sh")
 cat > "$priv/sources/vzrun-forky.sources" <<SRC

@@ -34,8 +34,9 @@ fn loopback_is_up_in_a_new_network_namespace() {
     let env = TestEnv::new("loopback");
     let out = run_sh(
         &env,
-        "cat /sys/class/net/lo/flags; nc -l -p 7070 > /tmp/got & sleep 0.2; \
-         echo hello | nc 127.0.0.1 7070; wait; cat /tmp/got",
+        "cat /sys/class/net/lo/flags; nc -l -p 7070 > /tmp/got & \
+         for i in $(seq 50); do echo hello | nc 127.0.0.1 7070 && break; sleep 0.1; done; \
+         wait; cat /tmp/got",
         |b| b.push_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})),
     );
     let lines: Vec<&str> = out.lines().collect();

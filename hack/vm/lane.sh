@@ -10,18 +10,19 @@ cd "$(dirname "$0")/../.."
 modes=${*:-cgroup2 systemd}
 mkdir -p .vm.build
 
-# cargo test --no-run [ARGS]: the test executables, one per line; with
-# SKIP_CHECKPOINT=1 not the checkpoint tests.
+# build_tests OUT all|no-checkpoint [ARGS]: cargo test --no-run [ARGS],
+# the test executables into OUT, one per line.
 build_tests() {
     out=$1
-    shift
+    which=$2
+    shift 2
     cargo test --no-run --message-format=json "$@" 2>/dev/null >.vm.build/cargo.json
-    python3 - .vm.build/cargo.json >"$out" <<'PY'
-import json, os, sys
+    python3 - .vm.build/cargo.json "$which" >"$out" <<'PY'
+import json, sys
 for line in open(sys.argv[1]):
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        if m["target"]["name"] == "checkpoint" and os.environ.get("SKIP_CHECKPOINT") == "1":
+        if m["target"]["name"] == "checkpoint" and sys.argv[2] == "no-checkpoint":
             continue
         print(m["executable"])
 PY
@@ -44,7 +45,7 @@ stage_criu() {
     loader=$dir/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
     [ -e "$loader" ] || loader=$dir/root/lib64/ld-linux-x86-64.so.2
     libs=$dir/root/usr/lib/x86_64-linux-gnu:$dir/root/lib/x86_64-linux-gnu
-    printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' \
+    printf '#!/bin/sh\nexec "%s" --library-path "%s" "%s" "$@"\n' \
         "$loader" "$libs" "$dir/root/usr/sbin/criu" >"$dir/bin/criu"
     chmod 755 "$dir/bin/criu"
     guest_path=$dir/bin:/bin:/usr/bin:/sbin:/usr/sbin
@@ -70,14 +71,14 @@ for mode in $modes; do
     cgroup2)
         target=x86_64-unknown-linux-gnu
         echo "hack/vm/lane.sh: tests/checkpoint.rs runs on the host and in the systemd VM, not here"
-        SKIP_CHECKPOINT=1 RUSTFLAGS="-C target-feature=+crt-static" \
-            build_tests .vm.build/static.list --target "$target"
+        RUSTFLAGS="-C target-feature=+crt-static" \
+            build_tests .vm.build/static.list no-checkpoint --target "$target"
         build_probes "target/$target"
         hack/vm/run --mode cgroup2 -- hack/vm/guest-tests.sh .vm.build/static.list \
             "cgroup v2 VM (cgroupfs driver)" || rc=1
         ;;
     systemd)
-        build_tests .vm.build/tests.list
+        build_tests .vm.build/tests.list all
         build_probes target
         stage_criu
         # Every runtime call of the tests gets --systemd-cgroup.

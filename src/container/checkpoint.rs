@@ -78,9 +78,9 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
         lazy_pipe_allowed()?;
     }
     let images = private_dir(o.criu.image_path).context("--image-path")?;
-    if let Some(parent) = o.parent_path {
+    if let Some(parent) = o.parent_path.filter(|_| o.page_server.is_none()) {
         // CRIU resolves it from the image directory (made just now), as
-        // runc documents.
+        // runc documents; with a page server, on the page server's side.
         let p = o.criu.image_path.join(parent);
         if !p.is_dir() {
             bail!(
@@ -146,24 +146,30 @@ fn checkpoint_loaded(o: &CheckpointOpts, state: &State) -> Result<()> {
 /// 819 pages, which the kernel rounds up to 1024 (4 MiB).
 const LAZY_PIPE_BYTES: u64 = 4 << 20;
 
-/// CRIU (4.1) sizes that pipe without checking the answer: when the
-/// kernel refuses, the dump stops on the first page the target asks for
-/// ("page-pipe: splice: -1: Bad file descriptor") with the container
+/// CRIU (4.1 and 4.2) sizes that pipe without checking the answer: when
+/// the kernel refuses, the dump stops on the first page the target asks
+/// for ("page-pipe: splice: -1: Bad file descriptor") with the container
 /// frozen until then. Refuse before freezing anything, with the way out.
+/// The kernel asks for CAP_SYS_RESOURCE in the initial user namespace:
+/// the capability in any other one does not count.
 fn lazy_pipe_allowed() -> Result<()> {
+    let privileged = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false)
+        && in_initial_user_namespace();
+    if privileged {
+        return Ok(());
+    }
     let path = "/proc/sys/fs/pipe-max-size";
     let max: u64 = std::fs::read_to_string(path)
         .with_context(|| format!("read {path}"))?
         .trim()
         .parse()
         .with_context(|| format!("{path}: not a number"))?;
-    let privileged = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap_or(false);
-    if max < LAZY_PIPE_BYTES && !privileged {
+    if max < LAZY_PIPE_BYTES {
         bail!(
             "--lazy-pages: CRIU's page server needs a pipe of {LAZY_PIPE_BYTES} bytes, \
              above fs.pipe-max-size ({max}), and without CAP_SYS_RESOURCE it cannot have one; \
@@ -171,6 +177,14 @@ fn lazy_pipe_allowed() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The initial user namespace maps every id to itself.
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let f: Vec<&str> = m.split_whitespace().collect();
+        f == ["0", "0", "4294967295"]
+    })
 }
 
 /// The options both directions take from the shared flags.

@@ -309,8 +309,9 @@ fn dirs_in_criu_namespace(criu: i32, opts: &Opts) -> Result<(Opts, Vec<OwnedFd>)
         .flatten()
     {
         let path = std::fs::read_link(format!("/proc/self/fd/{dir}"))
-            .context("find the path of a CRIU directory")?;
-        let there = format!("/proc/{criu}/root{}", path.display());
+            .with_context(|| format!("find the path of CRIU's directory (fd {dir})"))?;
+        let mut there = PathBuf::from(format!("/proc/{criu}/root"));
+        there.push(path.strip_prefix("/").unwrap_or(&path));
         let f = std::fs::File::open(&there)
             .with_context(|| format!("open {} in CRIU's mount namespace", path.display()))?;
         *dir = f.as_raw_fd();

@@ -28,15 +28,15 @@ fn pid_namespace_init_is_pid1() {
 }
 
 /// A network namespace of the container's own has `lo` up, as under
-/// runc: 127.0.0.1 answers inside (here a TCP round trip through it).
+/// runc: 127.0.0.1 answers inside (here an HTTP request through it).
 #[test]
 fn loopback_is_up_in_a_new_network_namespace() {
     let env = TestEnv::new("loopback");
     let out = run_sh(
         &env,
-        "cat /sys/class/net/lo/flags; nc -l -p 7070 > /tmp/got & \
-         for i in $(seq 50); do echo hello | nc 127.0.0.1 7070 && break; sleep 0.1; done; \
-         wait; cat /tmp/got",
+        "cat /sys/class/net/lo/flags; mkdir /tmp/www; echo hello > /tmp/www/x; \
+         httpd -p 127.0.0.1:7070 -h /tmp/www; \
+         for i in $(seq 50); do wget -q -O - http://127.0.0.1:7070/x && break; sleep 0.1; done",
         |b| b.push_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})),
     );
     let lines: Vec<&str> = out.lines().collect();

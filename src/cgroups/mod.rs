@@ -874,6 +874,29 @@ pub fn read_keyed(path: &Path, controller: &str, name: &str) -> Vec<(String, u64
 
 /// Checks values the kernel would refuse or misread, before anything is
 /// written: the caller names the field, this names the value.
+/// The first `linux.resources` field that sets a limit (device rules
+/// are not limits: without a cgroup the user namespace keeps devices from
+/// the container anyway).
+pub fn limits_set(r: &LinuxResources) -> Option<&'static str> {
+    let set = [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+    ];
+    set.into_iter().find(|(_, on)| *on).map(|(f, _)| f)
+}
+
 pub fn check_resources(r: &LinuxResources) -> Result<()> {
     if let Some(m) = r.memory() {
         for (field, v) in [

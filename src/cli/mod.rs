@@ -140,8 +140,9 @@ fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<s
 
 #[derive(clap::Args, Debug)]
 pub struct Global {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = crate::container::DEFAULT_ROOT)]
+    /// Root directory for container state (default /run/vzrun, or
+    /// $XDG_RUNTIME_DIR/vzrun for an unprivileged user)
+    #[arg(long, global = true, default_value_os_t = crate::state::default_root())]
     pub root: PathBuf,
 
     /// Log file (default: stderr)

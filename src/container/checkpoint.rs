@@ -159,7 +159,7 @@ fn lazy_pipe_allowed() -> Result<()> {
         caps::Capability::CAP_SYS_RESOURCE,
     )
     .unwrap_or(false)
-        && in_initial_user_namespace();
+        && crate::state::in_initial_user_namespace();
     if privileged {
         return Ok(());
     }
@@ -177,14 +177,6 @@ fn lazy_pipe_allowed() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The initial user namespace maps every id to itself.
-fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
-        let f: Vec<&str> = m.split_whitespace().collect();
-        f == ["0", "0", "4294967295"]
-    })
 }
 
 /// The options both directions take from the shared flags.

@@ -173,9 +173,50 @@ pub fn new_container(
         systemd_unit: plan.systemd_unit.clone(),
         new_keyring,
         shared_root: false,
+        no_cgroup: false,
         config: plan.spec.clone(),
     };
     Ok((dir, cgroup, state))
+}
+
+/// Puts the init in its cgroup; false when an unprivileged caller has no
+/// cgroup it may write (rootless without delegation), as runc does: the
+/// container then runs in the caller's cgroup, unless the config asks for
+/// limits, which are refused by name rather than dropped.
+fn join_cgroup(plan: &Plan, cgroup: &Cgroup, pid: i32, state: &mut State) -> Result<bool> {
+    let err = match cgroup.join(pid) {
+        Ok(()) => {
+            crate::logging::debug(format!(
+                "container {}: pid {pid} joined cgroup {}",
+                plan.id,
+                plan.cgroup_path.display()
+            ));
+            return Ok(true);
+        }
+        Err(e) => e,
+    };
+    let denied = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|e| e.raw_os_error())
+            .is_some_and(|n| matches!(n, libc::EACCES | libc::EPERM | libc::EROFS))
+    });
+    if !denied || !crate::linux::user::rootless() {
+        return Err(err);
+    }
+    if let Some(field) = crate::cgroups::limits_set(&plan.resources) {
+        return Err(err.context(format!(
+            "linux.resources.{field}: an unprivileged user has no cgroup to enforce it in \
+             (delegate a cgroup v2 subtree to the user, or use --systemd-cgroup with the \
+             user's systemd)"
+        )));
+    }
+    crate::logging::debug(format!(
+        "container {}: rootless, no cgroup of its own ({err:#})",
+        plan.id
+    ));
+    state.cgroup_owned = false;
+    state.no_cgroup = true;
+    Ok(false)
 }
 
 /// A create in progress: the state to record, and what a failure must
@@ -227,20 +268,16 @@ fn build(
 
     // Not the caller's CPU mask: the cpuset's (runc 1.2+ does the same).
     crate::linux::sched::start_affinity(pid, None).context("reset the init's CPU affinity")?;
-    cgroup.join(pid)?;
-    crate::logging::debug(format!(
-        "container {}: pid {pid} joined cgroup {}",
-        plan.id,
-        plan.cgroup_path.display()
-    ));
-    let resources = &plan.resources;
-    let no_oom_kill = resources
-        .memory()
-        .as_ref()
-        .and_then(|m| m.disable_oom_killer())
-        .unwrap_or(false);
-    cgroup.apply(resources, no_oom_kill)?;
-    crate::logging::debug(format!("container {}: linux.resources applied", plan.id));
+    if join_cgroup(plan, cgroup, pid, &mut l.state)? {
+        let resources = &plan.resources;
+        let no_oom_kill = resources
+            .memory()
+            .as_ref()
+            .and_then(|m| m.disable_oom_killer())
+            .unwrap_or(false);
+        cgroup.apply(resources, no_oom_kill)?;
+        crate::logging::debug(format!("container {}: linux.resources applied", plan.id));
+    }
     if let Some(adj) = plan
         .process
         .as_ref()

@@ -32,11 +32,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         _ if force => {
             let _ = signal_init(state.pid, state.start_time, libc::SIGKILL);
-            if let Ok(c) = super::cgroup_of(&state) {
-                for pid in c.pids().unwrap_or_default() {
-                    let _ =
-                        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-                }
+            for pid in super::processes(&state).unwrap_or_default() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
             }
             super::pause::thaw_to_die(&state);
             wait_gone(state.pid, Duration::from_secs(10))?;

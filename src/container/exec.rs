@@ -114,7 +114,12 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             .exec_cpu_affinity;
         sched::start_affinity(pid, initial.as_ref()).context("process.execCPUAffinity.initial")?;
         match o.cgroup {
+            Some(_) if state.no_cgroup => Err(anyhow::anyhow!(
+                "--cgroup: the container has no cgroup of its own (rootless)"
+            )),
             Some(_) => crate::cgroups::enter_below(&state.cgroup_path, &cgroup_path, pid),
+            // Rootless without a cgroup: the process stays in the caller's.
+            None if state.no_cgroup => Ok(()),
             None => crate::cgroups::enter(&cgroup_path, pid),
         }
         .with_context(|| format!("container {id}"))?;

@@ -15,8 +15,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = dir.load(id)?;
     let status = state.current_status();
     if all {
-        let cgroup = super::cgroup_of(&state)?;
-        for pid in cgroup.pids().unwrap_or_default() {
+        for pid in super::processes(&state).unwrap_or_default() {
             // A number, not nix's Signal: real-time signals have no name
             // there.
             // SAFETY: kill with integer arguments.

@@ -34,7 +34,7 @@ pub use status::{Live, OciState};
 // module only.
 pub use crate::process::readonly_exe::ensure as reexec_from_readonly_binary;
 pub use crate::spec::OCI_VERSION;
-pub use crate::state::{DEFAULT_ROOT, Status};
+pub use crate::state::Status;
 
 /// The runtime-spec state that hooks read on stdin, for a container being
 /// created.
@@ -63,10 +63,36 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
 
 /// The cgroup a container's state records: a systemd scope or a path.
 pub fn cgroup_of(state: &State) -> Result<Cgroup> {
+    if state.no_cgroup {
+        anyhow::bail!(
+            "container {} has no cgroup of its own (made by an unprivileged user without a \
+             delegated cgroup): pause, update and statistics need one",
+            state.id
+        );
+    }
     match &state.systemd_unit {
         Some(unit) => Cgroup::systemd(unit, &state.id),
         None => Ok(Cgroup::new(&state.cgroup_path, &state.id)),
     }
+}
+
+/// The container's processes: its cgroup's, or without one (rootless) the
+/// processes in its init's pid namespace.
+pub fn processes(state: &State) -> Result<Vec<i32>> {
+    if !state.no_cgroup {
+        return cgroup_of(state)?.pids();
+    }
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let init = ns(&state.pid.to_string())
+        .with_context(|| format!("container {}: its init {} is gone", state.id, state.pid))?;
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .context("read /proc")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&init))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 /// Removes a stopped container: its mounts in the caller's table (no mount

@@ -72,7 +72,7 @@ pub fn oom_kills(state: &State) -> u64 {
 /// The processes in the container's cgroup (`ps`).
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let state = crate::state::read(root, id)?;
-    cgroup_of(&state)?.pids()
+    super::processes(&state)
 }
 
 pub fn state(root: &Path, id: &str) -> Result<State> {

@@ -112,19 +112,64 @@ pub fn write_time_offsets(offsets: &[(String, i64, u32)]) -> SetupResult<()> {
 /// Writes the uid/gid maps of `pid`'s fresh user namespace. Runs in the
 /// runtime (outside the namespace), which is what the kernel requires for
 /// mappings of more than the writer's own id.
+///
+/// An unprivileged caller (rootless) may map only its own ids itself, and
+/// its own gid only once setgroups is denied in the namespace (the kernel's
+/// rule: else a process could drop a group that guards a file). Any other
+/// map goes through the setuid helpers `newuidmap`/`newgidmap`, which
+/// check it against /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> anyhow::Result<()> {
     use anyhow::Context;
-    let fmt = |maps: &[IdMap]| -> String {
-        maps.iter()
-            .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
-            .collect()
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    write_map(pid, "uid", uids, me.0).context("linux.uidMappings")?;
+    write_map(pid, "gid", gids, me.1).context("linux.gidMappings")
+}
+
+fn write_map(pid: i32, kind: &str, maps: &[IdMap], own: u32) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
+        .collect();
+    let file = format!("{pid}/{kind}_map");
+    let err = match super::procfs::write(&file, text.as_bytes()) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => e,
+        Err(e) => return Err(e).with_context(|| format!("write /proc/{file}")),
     };
-    let uid_map = format!("{pid}/uid_map");
-    super::procfs::write(&uid_map, fmt(uids).as_bytes())
-        .with_context(|| format!("linux.uidMappings: write /proc/{uid_map}"))?;
-    let gid_map = format!("{pid}/gid_map");
-    super::procfs::write(&gid_map, fmt(gids).as_bytes())
-        .with_context(|| format!("linux.gidMappings: write /proc/{gid_map}"))
+    let only_own = matches!(maps, [m] if m.host == own && m.size == 1);
+    if only_own && kind == "gid" {
+        super::procfs::write(&format!("{pid}/setgroups"), b"deny")
+            .with_context(|| format!("write deny to /proc/{pid}/setgroups"))?;
+        return super::procfs::write(&file, text.as_bytes())
+            .with_context(|| format!("write /proc/{file}"));
+    }
+    if only_own {
+        return Err(err).with_context(|| format!("write /proc/{file}"));
+    }
+    let helper = format!("new{kind}map");
+    let mut cmd = std::process::Command::new(&helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container, m.host, m.size].map(|v| v.to_string()));
+    }
+    let out = cmd.output().map_err(|e| {
+        anyhow::anyhow!(
+            "an unprivileged user maps more than its own id through {helper}, which is not \
+             there ({e}; Debian's uidmap package)"
+        )
+    })?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{helper} refused the mapping ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 pub fn set_hostname(name: &str) -> SetupResult<()> {

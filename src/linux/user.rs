@@ -6,6 +6,12 @@ use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
 use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
+/// Whether the runtime runs without root's privileges on the host: as
+/// another user, or as root of a user namespace (rootless podman's).
+pub fn rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || !crate::state::in_initial_user_namespace()
+}
+
 pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {
     let groups: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();
     // In a user namespace whose setgroups is "deny" this fails; that is only

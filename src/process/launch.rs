@@ -116,11 +116,14 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
 
 /// The bind mount sources the runtime opens for the init, by index in
 /// `plan.mounts` (`mounts::open_source`): every idmapped one, and in a new
-/// user namespace every bind, whose source the mapped root may not be able
-/// to reach. A source inside the rootfs is left to the init: an earlier
+/// user namespace made by a privileged runtime every bind, whose source
+/// the mapped root may not be able to reach. A source inside the rootfs is left to the init: an earlier
 /// mount of the container may cover it, and mount order must count.
 fn open_mount_sources(plan: &Plan) -> Result<Vec<Option<OwnedFd>>> {
-    let new_userns = plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER);
+    // Rootless, the runtime reaches no more than the container's root
+    // does (it is that user), and open_tree needs privileges it lacks.
+    let new_userns =
+        plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) && !crate::linux::user::rootless();
     // One user namespace per distinct mapping.
     let mut userns: Vec<(&crate::linux::mounts::Idmap, OwnedFd)> = Vec::new();
     let mut out = Vec::with_capacity(plan.mounts.len());

@@ -20,6 +20,10 @@
 //! mount table) sees the caller's mounts, as the runtime-spec means by "the
 //! runtime namespace".
 //!
+//! A caller without CAP_SYS_ADMIN (rootless) cannot make a mount
+//! namespace: it re-execs from a sealed memfd copy instead (no write, grow
+//! or shrink, the seals themselves sealed), paying the copy only there.
+//!
 //! Other commands (state, list, kill, delete, ...) never run inside a
 //! container and pay nothing.
 
@@ -40,9 +44,17 @@ use nix::unistd::{chroot, fchdir};
 /// namespace, root and cwd ("ns,root,cwd").
 const MARK: &str = "_VZRUN_RO_EXE";
 
+/// The mark of a re-exec from a sealed memfd (nothing to go back to).
+const SEALED: &str = "sealed";
+
 /// Re-execs from a read-only view of the binary unless this process
 /// already runs from one. Returns only when it does.
 pub fn ensure() -> Result<()> {
+    if std::env::var(MARK).is_ok_and(|m| m == SEALED) && runs_sealed() {
+        // SAFETY: single-threaded; nothing else reads the environment now.
+        unsafe { std::env::remove_var(MARK) };
+        return Ok(());
+    }
     if statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
         let saved = std::env::var(MARK).ok();
         // SAFETY: single-threaded; nothing else reads the environment now.
@@ -72,7 +84,11 @@ pub fn ensure() -> Result<()> {
             exe.display()
         );
     }
-    unshare(CloneFlags::CLONE_NEWNS).context("mount namespace for the runtime's binary")?;
+    match unshare(CloneFlags::CLONE_NEWNS) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EPERM) => return reexec_sealed_copy(),
+        Err(e) => return Err(e).context("mount namespace for the runtime's binary"),
+    }
     // The bind must stay in our namespace, never reach the host's.
     crate::linux::rootfs::make_parent_private(&exe)
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -124,8 +140,52 @@ fn return_to_caller(mark: &str) -> Result<()> {
     Ok(())
 }
 
-fn reexec(exe: &Path) -> Result<()> {
-    let path = CString::new(exe.as_os_str().as_bytes()).context("binary path")?;
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// Whether this process runs from a memfd with every seal of SEALS.
+fn runs_sealed() -> bool {
+    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    // SAFETY: F_GET_SEALS only reads the seals of a descriptor we own.
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & SEALS == SEALS
+}
+
+/// The binary copied into a memfd, sealed, and exec'd from there.
+fn reexec_sealed_copy() -> Result<()> {
+    let mut exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let create = |flags: libc::c_uint| {
+        // SAFETY: the name is a NUL-terminated constant; the call takes no
+        // other pointer.
+        unsafe { libc::memfd_create(c"vzrun".as_ptr(), flags) }
+    };
+    // MFD_EXEC (Linux 6.3) keeps it executable where vm.memfd_noexec
+    // would not; older kernels do not know the flag and take none.
+    let mut fd = create(flags | libc::MFD_EXEC);
+    if fd < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINVAL {
+        fd = create(flags);
+    }
+    if fd < 0 {
+        return Err(nix::errno::Errno::last()).context("memfd for a sealed copy of the runtime");
+    }
+    // SAFETY: memfd_create just made this descriptor for us alone.
+    let mut copy = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    std::io::copy(&mut exe, &mut copy).context("copy the runtime into its memfd")?;
+    // SAFETY: F_ADD_SEALS takes an int argument and changes only the seals.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
+        return Err(nix::errno::Errno::last()).context("seal the runtime's memfd");
+    }
+    // SAFETY: single-threaded; nothing else reads the environment now.
+    unsafe { std::env::set_var(MARK, SEALED) };
+    let (args, env) = args_and_env()?;
+    let e = nix::unistd::fexecve(copy.as_raw_fd(), &args, &env).unwrap_err();
+    Err(e).context("re-exec from the runtime's sealed memfd")
+}
+
+fn args_and_env() -> Result<(Vec<CString>, Vec<CString>)> {
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
@@ -139,6 +199,12 @@ fn reexec(exe: &Path) -> Result<()> {
         })
         .collect::<Result<_, _>>()
         .context("environment with a NUL byte")?;
+    Ok((args, env))
+}
+
+fn reexec(exe: &Path) -> Result<()> {
+    let path = CString::new(exe.as_os_str().as_bytes()).context("binary path")?;
+    let (args, env) = args_and_env()?;
     let e = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(e).with_context(|| format!("re-exec {}", exe.display()))
 }

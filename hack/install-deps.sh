@@ -9,6 +9,9 @@ need=""
 command -v runc >/dev/null 2>&1 || need="$need runc"
 # iproute2: the netDevices tests make veth pairs.
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+# uidmap: newuidmap/newgidmap, for rootless containers that map more than
+# their user's own id (tests/rootless.rs).
+command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 # gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
 [ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
 # libelf-dev, zlib1g-dev, pkg-config: libbpf (cgroup v2 device filters)

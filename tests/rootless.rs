@@ -1,0 +1,246 @@
+//! Rootless: an unprivileged user runs the runtime on a `spec --rootless`
+//! bundle, as runc's rootless mode. The suite makes its own user
+//! (`vzrun-test`, with subordinate ids, as `useradd -m` writes them) and
+//! removes it at the end; the runtime runs as that user through setpriv,
+//! with the user's XDG_RUNTIME_DIR and no `--root` (the default root is
+//! `$XDG_RUNTIME_DIR/vzrun` then). One test: the steps share the user.
+mod common;
+use common::*;
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const USER: &str = "vzrun-test";
+
+/// The test user, made for the test and removed with it (home and mail
+/// spool too), whatever happens.
+struct TestUser {
+    uid: u32,
+    made: bool,
+}
+
+impl TestUser {
+    fn new() -> TestUser {
+        let made = !Command::new("id")
+            .arg(USER)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if made {
+            let o = Command::new("useradd")
+                .args(["-m", USER])
+                .output()
+                .expect("run useradd");
+            assert!(
+                o.status.success(),
+                "useradd: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let id = Command::new("id").args(["-u", USER]).output().unwrap();
+        let uid = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
+        TestUser { uid, made }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = Command::new("userdel").args(["-r", USER]).output();
+        }
+    }
+}
+
+/// The runtime run as `user` (a name or number) with only the variables
+/// a login would give it.
+fn as_user(env: &TestEnv, user: &str, xdg: &Path, cwd: &Path, args: &[&str]) -> Out {
+    let mut full: Vec<String> = [
+        "--reuid",
+        user,
+        "--regid",
+        user,
+        "--clear-groups",
+        "env",
+        "-i",
+        "PATH=/usr/bin:/bin",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    full.push(format!("USER={user}"));
+    full.push(format!("XDG_RUNTIME_DIR={}", xdg.display()));
+    full.push(runtime().display().to_string());
+    full.extend(args.iter().map(|s| s.to_string()));
+    run_cmd_cwd(
+        Path::new("/usr/bin/setpriv"),
+        &full,
+        &env.tmp.join("out"),
+        Some(cwd),
+        RT_TIMEOUT,
+    )
+}
+
+/// A bundle whose config is `spec --rootless` as the user writes it, with
+/// `args`; the rootfs is the test's busybox one (root's files, which the
+/// user reads).
+fn rootless_bundle(env: &TestEnv, user: &TestUser, xdg: &Path, args: &[&str]) -> Bundle {
+    let mut b = env.bundle("unused");
+    std::os::unix::fs::chown(&b.dir, Some(user.uid), None).unwrap();
+    as_user(env, USER, xdg, &b.dir, &["spec", "--rootless"]).assert_ok();
+    let text = fs::read_to_string(b.dir.join("config.json")).unwrap();
+    b.config = serde_json::from_str(&text).unwrap();
+    b.config["process"]["terminal"] = json!(false);
+    b.set_args(args);
+    b.write();
+    b
+}
+
+#[test]
+fn an_unprivileged_user_runs_containers() {
+    // The user goes after the test's processes (dropped in reverse).
+    let user = TestUser::new();
+    let env = TestEnv::new("rootless");
+    let xdg = env.mkdir("xdg");
+    fs::set_permissions(&xdg, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&xdg, Some(user.uid), Some(user.uid)).unwrap();
+    // The default root is named after the runtime (runc: .../runc).
+    let root = xdg.join(runtime_name());
+    let run = |b: &Bundle, args: &[&str]| as_user(&env, USER, &xdg, &b.dir, args);
+
+    // Root inside, the user outside; a host file only root may read stays
+    // unreadable.
+    let secret = env.tmp.join("secret");
+    fs::write(&secret, "root only\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let mut b = rootless_bundle(
+        &env,
+        &user,
+        &xdg,
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; cat /secret 2>&1 || echo denied",
+        ],
+    );
+    b.bind(&secret, "/secret", true);
+    fs::write(b.rootfs.join("secret"), "").unwrap();
+    b.write();
+    let o = run(&b, &["run", "rl-fg"]);
+    assert_eq!(o.code, 0, "{o}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "{o}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", &user.uid.to_string(), "1"],
+        "{o}"
+    );
+    assert!(lines.last().unwrap().contains("denied"), "{o}");
+    // The default state root, private to the user.
+    let meta = fs::metadata(&root).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), user.uid);
+
+    // A detached container, driven by its owner.
+    let b = rootless_bundle(&env, &user, &xdg, &["sleep", "1000"]);
+    let o = run(&b, &["run", "-d", "rl-bg"]);
+    assert_eq!(o.code, 0, "{o}");
+    let state: serde_json::Value =
+        serde_json::from_str(&run(&b, &["state", "rl-bg"]).assert_ok().stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    assert_eq!(state["status"], "running");
+    let o = run(&b, &["exec", "rl-bg", "id", "-u"]);
+    assert_eq!(o.stdout.trim(), "0", "{o}");
+    // Without a cgroup, vzrun lists the processes of the container's pid
+    // namespace (runc 1.1 fails: it reads a cgroup it does not have).
+    if is_vzrun() {
+        let o = run(&b, &["ps", "--format", "json", "rl-bg"]);
+        let pids: Vec<i32> = serde_json::from_str(o.stdout.trim()).unwrap();
+        assert_eq!(pids, [pid], "{o}");
+    }
+    let o = run(&b, &["list", "-q"]);
+    assert_eq!(o.stdout.trim(), "rl-bg", "{o}");
+    // What needs a cgroup of its own is refused by name.
+    let refused: [&[&str]; 3] = [
+        &["pause", "rl-bg"],
+        &["events", "--stats", "rl-bg"],
+        &["update", "--pids-limit", "5", "rl-bg"],
+    ];
+    // (runc 1.1 pauses and reports all-zero statistics instead.)
+    for args in refused.into_iter().filter(|_| is_vzrun()) {
+        let o = run(&b, args);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("has no cgroup of its own"), "{o}");
+    }
+    // Nobody else sees or touches it.
+    let r = root.display().to_string();
+    let o = as_user(&env, "65534", &xdg, &env.tmp, &["--root", &r, "list"]);
+    assert_ne!(o.code, 0, "{o}");
+    let kill = ["--root", &r, "kill", "rl-bg", "KILL"];
+    let o = as_user(&env, "65534", &xdg, &env.tmp, &kill);
+    assert_ne!(o.code, 0, "{o}");
+    let o = run(&b, &["state", "rl-bg"]);
+    assert!(o.stdout.contains("running"), "{o}");
+    run(&b, &["kill", "rl-bg", "KILL"]).assert_ok();
+    run(&b, &["delete", "--force", "rl-bg"]).assert_ok();
+    assert_eq!(run(&b, &["list", "-q"]).stdout.trim(), "");
+    assert!(!Path::new(&format!("/proc/{pid}")).exists() || proc_gone(pid));
+
+    // Limits need a cgroup the user may write: refused by name, nothing
+    // left behind.
+    let mut b = rootless_bundle(&env, &user, &xdg, &["true"]);
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    b.write();
+    let o = run(&b, &["run", "rl-limits"]);
+    assert_ne!(o.code, 0, "{o}");
+    if is_vzrun() {
+        let says = "linux.resources.pids: an unprivileged user has no cgroup";
+        assert!(o.stderr.contains(says), "{o}");
+    }
+    assert!(!root.join("rl-limits").exists());
+
+    // More than the user's own id: through newuidmap/newgidmap and the
+    // subordinate ids useradd gave the user.
+    let (sub_u, sub_g) = (subordinate("/etc/subuid"), subordinate("/etc/subgid"));
+    let mut b = rootless_bundle(
+        &env,
+        &user,
+        &xdg,
+        &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"],
+    );
+    b.config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": user.uid, "size": 1},
+        {"containerID": 1, "hostID": sub_u, "size": 1000}]);
+    b.config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": user.uid, "size": 1},
+        {"containerID": 1, "hostID": sub_g, "size": 1000}]);
+    b.write();
+    let o = run(&b, &["run", "rl-multi"]);
+    assert_eq!(o.code, 0, "{o}");
+    let maps: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(maps.len(), 4, "{o}");
+    assert_eq!(maps[1], ["1", &sub_u.to_string(), "1000"], "{o}");
+    assert_eq!(maps[3], ["1", &sub_g.to_string(), "1000"], "{o}");
+}
+
+/// The first subordinate id of the test user in `file`.
+fn subordinate(file: &str) -> u32 {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 3 && f[0] == USER).then(|| f[1].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{USER} has no range in {file} (useradd writes one)"))
+}
+
+fn proc_gone(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+}

@@ -10,19 +10,20 @@ cd "$(dirname "$0")/../.."
 modes=${*:-cgroup2 systemd}
 mkdir -p .vm.build
 
-# build_tests OUT all|no-checkpoint [ARGS]: cargo test --no-run [ARGS],
-# the test executables into OUT, one per line.
+# build_tests OUT "TARGETS LEFT OUT" [ARGS]: cargo test --no-run [ARGS],
+# the test executables into OUT, one per line, but those of the named test
+# targets.
 build_tests() {
     out=$1
-    which=$2
+    skip=$2
     shift 2
     cargo test --no-run --message-format=json "$@" 2>/dev/null >.vm.build/cargo.json
-    python3 - .vm.build/cargo.json "$which" >"$out" <<'PY'
+    python3 - .vm.build/cargo.json "$skip" >"$out" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        if m["target"]["name"] == "checkpoint" and sys.argv[2] == "no-checkpoint":
+        if m["target"]["name"] in sys.argv[2].split():
             continue
         print(m["executable"])
 PY
@@ -70,15 +71,19 @@ for mode in $modes; do
     case $mode in
     cgroup2)
         target=x86_64-unknown-linux-gnu
-        echo "hack/vm/lane.sh: tests/checkpoint.rs runs on the host and in the systemd VM, not here"
+        echo "hack/vm/lane.sh: not here: tests/checkpoint.rs (runs on the host and in the" \
+            "systemd VM) and tests/rootless.rs (host only: this guest has no useradd)"
         RUSTFLAGS="-C target-feature=+crt-static" \
-            build_tests .vm.build/static.list no-checkpoint --target "$target"
+            build_tests .vm.build/static.list "checkpoint rootless" --target "$target"
         build_probes "target/$target"
         hack/vm/run --mode cgroup2 -- hack/vm/guest-tests.sh .vm.build/static.list \
             "cgroup v2 VM (cgroupfs driver)" || rc=1
         ;;
     systemd)
-        build_tests .vm.build/tests.list all
+        # Rootless with --systemd-cgroup needs the user's own systemd
+        # instance, which this lane does not start yet.
+        echo "hack/vm/lane.sh: not here: tests/rootless.rs (host only for now)"
+        build_tests .vm.build/tests.list "rootless"
         build_probes target
         stage_criu
         # Every runtime call of the tests gets --systemd-cgroup.

@@ -20,32 +20,6 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_ROOT: &str = "/run/vzrun";
 
-/// The state root when `--root` is not given: `$XDG_RUNTIME_DIR/vzrun` for
-/// an unprivileged caller, and for root in a user namespace that a user's
-/// podman made (USER names someone else), as runc decides; else
-/// DEFAULT_ROOT.
-pub fn default_root() -> PathBuf {
-    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
-    let honour = if !nix::unistd::geteuid().is_root() {
-        true
-    } else if in_initial_user_namespace() {
-        false
-    } else {
-        std::env::var("USER").is_ok_and(|u| !u.is_empty() && u != "root")
-    };
-    match xdg {
-        Some(d) if honour => Path::new(&d).join("vzrun"),
-        _ => PathBuf::from(DEFAULT_ROOT),
-    }
-}
-
-/// The initial user namespace maps every id to itself.
-pub fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
-        let f: Vec<&str> = m.split_whitespace().collect();
-        f == ["0", "0", "4294967295"]
-    })
-}
 const STATE_FILE: &str = "state.json";
 /// The socket a created container's init waits on for `start`.
 pub const START_SOCKET: &str = "start.sock";

@@ -39,6 +39,10 @@ leftovers() {
     local left
     left=$(timeout -k 5 60 podman ps -aq)
     [ -z "$left" ] || { echo "podman containers left: $left"; return 1; }
+    left=$(timeout -k 5 60 setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups \
+        env -i HOME="$E2E_HOME" USER="$E2E_USER" XDG_RUNTIME_DIR="$E2E_XDG" \
+        PATH=/usr/sbin:/usr/bin:/sbin:/bin podman ps -aq)
+    [ -z "$left" ] || { echo "rootless podman containers left: $left"; return 1; }
     left=$(c containers list -q)
     [ -z "$left" ] || { echo "containerd containers left: $left"; return 1; }
     for root in /run/$(basename "$RUNTIME") /run/containerd/runc/default; do

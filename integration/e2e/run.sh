@@ -15,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 need=""
 for cmd in podman:podman conmon:conmon containerd:containerd ctr:containerd bats:bats \
-    netavark:netavark script:bsdutils busybox:busybox-static iptables:iptables; do
+    netavark:netavark script:bsdutils busybox:busybox-static iptables:iptables \
+    newuidmap:uidmap setpriv:util-linux useradd:passwd; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/lib/podman/${cmd%%:*}" ] ||
         need="$need ${cmd#*:}"
 done
@@ -26,10 +27,32 @@ if [ -n "$need" ]; then
 fi
 
 E2E=$(mktemp -d /tmp/vzrun-e2e.XXXXXX)
+chmod 755 "$E2E"
 export E2E RUNTIME=$rt
+# The rootless podman user: made for this run (with subordinate ids, as
+# useradd writes them) and removed with everything it ran.
+E2E_USER=vzrun-e2e
+export E2E_USER E2E_HOME=$E2E/home E2E_XDG=$E2E/xdg
+made_user=""
 containerd_pid=""
+as_user() {
+    timeout -k 5 120 setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups env -i HOME="$E2E_HOME" \
+        USER="$E2E_USER" XDG_RUNTIME_DIR="$E2E_XDG" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
 cleanup() {
     set +e
+    if [ -n "$made_user" ]; then
+        as_user podman rm -af -t 0 >/dev/null 2>&1
+        as_user podman system reset -f >/dev/null 2>&1
+        # Whatever the user still runs (podman's pause process) is this
+        # run's: stopped by pid.
+        uid=$(id -u "$E2E_USER")
+        for p in /proc/[0-9]*; do
+            [ "$(stat -c %u "$p" 2>/dev/null)" = "$uid" ] && kill -9 "${p#/proc/}" 2>/dev/null
+        done
+        sleep 0.2
+        userdel -r "$E2E_USER" >/dev/null 2>&1
+    fi
     timeout -k 5 120 podman rm -af -t 0 >/dev/null 2>&1
     timeout -k 5 60 podman network prune -f >/dev/null 2>&1
     if [ -n "$containerd_pid" ]; then
@@ -91,6 +114,16 @@ printf 'root:x:0:\nnobody:x:65534:\n' >"$rootfs/etc/group"
 tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/sh"]' - localhost/busybox >/dev/null
 podman save --format oci-archive -o "$E2E/busybox.tar" localhost/busybox >/dev/null 2>&1
 
+# Rootless podman: the user, its runtime dir and the image.
+id "$E2E_USER" >/dev/null 2>&1 && { echo "e2e: user $E2E_USER exists already" >&2; exit 1; }
+useradd -d "$E2E_HOME" -m "$E2E_USER"
+made_user=1
+E2E_UID=$(id -u "$E2E_USER")
+export E2E_UID
+install -d -m 700 -o "$E2E_USER" -g "$E2E_USER" "$E2E_XDG"
+chmod 644 "$E2E/busybox.tar"
+as_user podman load -i "$E2E/busybox.tar" >/dev/null 2>&1
+
 # containerd: its own root, state and socket; only what ctr needs.
 mkdir -p "$E2E/containerd"
 cat >"$E2E/containerd/config.toml" <<CONF
@@ -119,4 +152,5 @@ echo "e2e: runtime $rt ($("$rt" --version | head -n1))"
 # by SIGTTOU/SIGTTIN until the timeout; tests that need a terminal make
 # their own with on_pty. A test that still hangs is stopped after 5
 # minutes and named, and the suite goes on.
-BATS_TEST_TIMEOUT=300 bats "$@" "$here/podman.bats" "$here/containerd.bats" </dev/null
+BATS_TEST_TIMEOUT=300 bats "$@" "$here/podman.bats" "$here/containerd.bats" "$here/rootless.bats" \
+    </dev/null

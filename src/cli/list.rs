@@ -20,7 +20,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
     // No state root yet is an empty list only for the default one (nothing
     // was created): a --root given and missing is a mistake worth an error,
     // as runc 1.2+ says.
-    if g.root != crate::state::default_root() && !g.root.exists() {
+    if g.root != crate::container::default_root() && !g.root.exists() {
         anyhow::bail!("open {}: no such file or directory", g.root.display());
     }
     let mut rows = Vec::new();

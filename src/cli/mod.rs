@@ -142,7 +142,7 @@ fn with_long_dashes(cli: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<s
 pub struct Global {
     /// Root directory for container state (default /run/vzrun, or
     /// $XDG_RUNTIME_DIR/vzrun for an unprivileged user)
-    #[arg(long, global = true, default_value_os_t = crate::state::default_root())]
+    #[arg(long, global = true, default_value_os_t = crate::container::default_root())]
     pub root: PathBuf,
 
     /// Log file (default: stderr)

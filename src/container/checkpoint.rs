@@ -159,7 +159,7 @@ fn lazy_pipe_allowed() -> Result<()> {
         caps::Capability::CAP_SYS_RESOURCE,
     )
     .unwrap_or(false)
-        && crate::state::in_initial_user_namespace();
+        && crate::linux::user::in_initial_user_namespace();
     if privileged {
         return Ok(());
     }

@@ -34,7 +34,7 @@ pub use status::{Live, OciState};
 // module only.
 pub use crate::process::readonly_exe::ensure as reexec_from_readonly_binary;
 pub use crate::spec::OCI_VERSION;
-pub use crate::state::Status;
+pub use crate::state::{DEFAULT_ROOT, Status};
 
 /// The runtime-spec state that hooks read on stdin, for a container being
 /// created.
@@ -59,6 +59,25 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
         state.config.annotations().as_ref(),
     )
     .to_json()
+}
+
+/// The state root when `--root` is not given: `$XDG_RUNTIME_DIR/vzrun` for
+/// an unprivileged caller, and for root in a user namespace that a user's
+/// podman made (USER unset or naming someone else), as runc decides; else
+/// DEFAULT_ROOT.
+pub fn default_root() -> std::path::PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+    let honour = if !nix::unistd::geteuid().is_root() {
+        true
+    } else if crate::linux::user::in_initial_user_namespace() {
+        false
+    } else {
+        std::env::var("USER").map_or(true, |u| u != "root")
+    };
+    match xdg {
+        Some(d) if honour => std::path::Path::new(&d).join("vzrun"),
+        _ => std::path::PathBuf::from(DEFAULT_ROOT),
+    }
 }
 
 /// The cgroup a container's state records: a systemd scope or a path.

@@ -9,7 +9,15 @@ use crate::process::protocol::{At, SetupError, SetupResult, Step};
 /// Whether the runtime runs without root's privileges on the host: as
 /// another user, or as root of a user namespace (rootless podman's).
 pub fn rootless() -> bool {
-    !nix::unistd::geteuid().is_root() || !crate::state::in_initial_user_namespace()
+    !nix::unistd::geteuid().is_root() || !in_initial_user_namespace()
+}
+
+/// The initial user namespace maps every id to itself.
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let f: Vec<&str> = m.split_whitespace().collect();
+        f == ["0", "0", "4294967295"]
+    })
 }
 
 pub fn switch(uid: u32, gid: u32, additional: &[u32]) -> SetupResult<()> {

@@ -452,7 +452,10 @@ fn create_devices(plan: &Plan, root: &OwnedFd) -> SetupResult<()> {
     if dev_is_bind {
         return Ok(());
     }
-    let userns = plan.namespaces.has(CloneFlags::CLONE_NEWUSER);
+    // A runtime already in a user namespace (rootless podman's) is refused
+    // mknod as much as a container with one of its own.
+    let userns = plan.namespaces.has(CloneFlags::CLONE_NEWUSER)
+        || !crate::linux::user::in_initial_user_namespace();
     devices::create(root.as_fd(), &plan.devices, userns)?;
     devices::symlinks(root.as_fd())
 }

@@ -122,7 +122,7 @@ fn an_unprivileged_user_runs_containers() {
         &[
             "sh",
             "-c",
-            "id -u; cat /proc/self/uid_map; cat /secret 2>&1 || echo denied",
+            "id -u; cat /proc/self/uid_map; echo $(ls /proc/self/fd); cat /secret 2>&1 || echo denied",
         ],
     );
     b.bind(&secret, "/secret", true);
@@ -137,6 +137,8 @@ fn an_unprivileged_user_runs_containers() {
         ["0", &user.uid.to_string(), "1"],
         "{o}"
     );
+    // Nothing of the runtime's leaks in (ls's own directory is the 3).
+    assert_eq!(lines[2], "0 1 2 3", "{o}");
     assert!(lines.last().unwrap().contains("denied"), "{o}");
     // The default state root, private to the user.
     let meta = fs::metadata(&root).unwrap();

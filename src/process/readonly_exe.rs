@@ -86,7 +86,13 @@ pub fn ensure() -> Result<()> {
     }
     match unshare(CloneFlags::CLONE_NEWNS) {
         Ok(()) => {}
-        Err(nix::errno::Errno::EPERM) => return reexec_sealed_copy(),
+        Err(nix::errno::Errno::EPERM) => {
+            // Nothing to come back to: the caller's namespace stays ours.
+            for fd in caller {
+                let _ = nix::unistd::close(fd);
+            }
+            return reexec_sealed_copy();
+        }
         Err(e) => return Err(e).context("mount namespace for the runtime's binary"),
     }
     // The bind must stay in our namespace, never reach the host's.

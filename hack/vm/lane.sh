@@ -72,7 +72,8 @@ for mode in $modes; do
     cgroup2)
         target=x86_64-unknown-linux-gnu
         echo "hack/vm/lane.sh: not here: tests/checkpoint.rs (runs on the host and in the" \
-            "systemd VM) and tests/rootless.rs (host only: this guest has no useradd)"
+            "systemd VM) and tests/rootless.rs (host only: this guest has no useradd;" \
+            "tests/rootless_cgroup.rs runs)"
         RUSTFLAGS="-C target-feature=+crt-static" \
             build_tests .vm.build/static.list "checkpoint rootless" --target "$target"
         build_probes "target/$target"
@@ -82,8 +83,9 @@ for mode in $modes; do
     systemd)
         # Rootless with --systemd-cgroup needs the user's own systemd
         # instance, which this lane does not start yet.
-        echo "hack/vm/lane.sh: not here: tests/rootless.rs (host only for now)"
-        build_tests .vm.build/tests.list "rootless"
+        echo "hack/vm/lane.sh: not here: tests/rootless.rs and tests/rootless_cgroup.rs" \
+            "(no user systemd instance for --systemd-cgroup yet)"
+        build_tests .vm.build/tests.list "rootless rootless_cgroup"
         build_probes target
         stage_criu
         # Every runtime call of the tests gets --systemd-cgroup.

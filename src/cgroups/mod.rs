@@ -143,6 +143,80 @@ impl Cgroup {
         joined
     }
 
+    /// Rootless on cgroup v2, in a subtree delegated to the user:
+    /// libcgroups would attach a device filter, which needs privileges the
+    /// user lacks, so the common limits (pids, memory, cpu) are written
+    /// here, and the others refused by name rather than dropped.
+    pub fn apply_delegated_v2(&self, r: &LinuxResources) -> Result<()> {
+        let dir = Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path));
+        let write = |field: &str, name: &str, v: String| {
+            let f = dir.join(name);
+            std::fs::write(&f, &v)
+                .with_context(|| format!("linux.resources.{field}: write {v} to {}", f.display()))
+        };
+        let unsupported = |field: &str| {
+            anyhow::anyhow!(
+                "linux.resources.{field}: not supported for a rootless container on cgroup v2 \
+                 yet (pids, memory.limit/reservation and cpu shares/quota/period are)"
+            )
+        };
+        if let Some(p) = r.pids() {
+            let v = if p.limit() >= 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            write("pids", "pids.max", v)?;
+        }
+        if let Some(m) = r.memory() {
+            if m.swap().is_some() || m.kernel().is_some() || m.swappiness().is_some() {
+                return Err(unsupported("memory"));
+            }
+            let bytes = |v: i64| if v >= 0 { v.to_string() } else { "max".into() };
+            if let Some(l) = m.limit() {
+                write("memory", "memory.max", bytes(l))?;
+            }
+            if let Some(l) = m.reservation() {
+                write("memory", "memory.low", bytes(l))?;
+            }
+        }
+        if let Some(c) = r.cpu() {
+            if c.cpus().is_some() || c.mems().is_some() || c.realtime_runtime().is_some() {
+                return Err(unsupported("cpu"));
+            }
+            if let Some(shares) = c.shares() {
+                // The kernel's own conversion (cgroup v1 shares to v2 weight).
+                let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
+                write("cpu", "cpu.weight", weight.to_string())?;
+            }
+            if c.quota().is_some() || c.period().is_some() {
+                let period = c.period().unwrap_or(100_000);
+                let quota = match c.quota() {
+                    Some(q) if q > 0 => q.to_string(),
+                    _ => "max".into(),
+                };
+                write("cpu", "cpu.max", format!("{quota} {period}"))?;
+            }
+        }
+        let others = [
+            ("blockIO", r.block_io().is_some()),
+            (
+                "hugepageLimits",
+                r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+            ),
+            ("network", r.network().is_some()),
+            ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
+            (
+                "unified",
+                r.unified().as_ref().is_some_and(|v| !v.is_empty()),
+            ),
+        ];
+        if let Some((field, _)) = others.into_iter().find(|(_, on)| *on) {
+            return Err(unsupported(field));
+        }
+        Ok(())
+    }
+
     pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
         self.host_supports(resources)?;
         if !self.systemd && !unified() {

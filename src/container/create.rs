@@ -269,13 +269,29 @@ fn build(
     // Not the caller's CPU mask: the cpuset's (runc 1.2+ does the same).
     crate::linux::sched::start_affinity(pid, None).context("reset the init's CPU affinity")?;
     if join_cgroup(plan, cgroup, pid, &mut l.state)? {
-        let resources = &plan.resources;
+        // Device rules need CAP_SYS_ADMIN (v1) or a BPF program (v2):
+        // rootless, the user namespace keeps devices out instead, as
+        // under runc.
+        let rootless = crate::linux::user::rootless();
+        let stripped;
+        let resources = if rootless {
+            let mut r = plan.resources.clone();
+            r.set_devices(None);
+            stripped = r;
+            &stripped
+        } else {
+            &plan.resources
+        };
         let no_oom_kill = resources
             .memory()
             .as_ref()
             .and_then(|m| m.disable_oom_killer())
             .unwrap_or(false);
-        cgroup.apply(resources, no_oom_kill)?;
+        if rootless && crate::cgroups::unified() && plan.systemd_unit.is_none() {
+            cgroup.apply_delegated_v2(resources)?;
+        } else {
+            cgroup.apply(resources, no_oom_kill)?;
+        }
         crate::logging::debug(format!("container {}: linux.resources applied", plan.id));
     }
     if let Some(adj) = plan

@@ -49,6 +49,12 @@ pub fn update(
     if wanted.devices().is_none() {
         wanted.set_devices(merged.devices().clone());
     }
+    // Rootless, no device rules are written (see create).
+    let mut old = old;
+    if crate::linux::user::rootless() {
+        wanted.set_devices(None);
+        old.set_devices(None);
+    }
     let memory = merged.memory().unwrap_or_default();
     if memory.check_before_update().unwrap_or(false)
         && let Some(limit) = wanted.memory().and_then(|m| m.limit()).filter(|l| *l > 0)
@@ -66,8 +72,17 @@ pub fn update(
 
     let cgroup = super::cgroup_of(&state)?;
     let no_oom_kill = memory.disable_oom_killer().unwrap_or(false);
-    if let Err(e) = cgroup.apply(&wanted, no_oom_kill) {
-        if let Err(back) = cgroup.apply(&old, no_oom_kill) {
+    let delegated_v2 =
+        crate::linux::user::rootless() && crate::cgroups::unified() && state.systemd_unit.is_none();
+    let apply = |r: &oci_spec::runtime::LinuxResources| {
+        if delegated_v2 {
+            cgroup.apply_delegated_v2(r)
+        } else {
+            cgroup.apply(r, no_oom_kill)
+        }
+    };
+    if let Err(e) = apply(&wanted) {
+        if let Err(back) = apply(&old) {
             crate::logging::warn(format!(
                 "container {id}: restoring the previous limits: {back:#}"
             ));

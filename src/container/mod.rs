@@ -66,7 +66,9 @@ pub fn saved_hook_state(state: &State, status: Status) -> String {
 /// podman made (USER unset or naming someone else), as runc decides; else
 /// DEFAULT_ROOT.
 pub fn default_root() -> std::path::PathBuf {
-    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+    let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) else {
+        return std::path::PathBuf::from(DEFAULT_ROOT);
+    };
     let honour = if !nix::unistd::geteuid().is_root() {
         true
     } else if crate::linux::user::in_initial_user_namespace() {
@@ -74,9 +76,10 @@ pub fn default_root() -> std::path::PathBuf {
     } else {
         std::env::var("USER").map_or(true, |u| u != "root")
     };
-    match xdg {
-        Some(d) if honour => std::path::Path::new(&d).join("vzrun"),
-        _ => std::path::PathBuf::from(DEFAULT_ROOT),
+    if honour {
+        std::path::Path::new(&xdg).join("vzrun")
+    } else {
+        std::path::PathBuf::from(DEFAULT_ROOT)
     }
 }
 

@@ -635,7 +635,33 @@ fn mount_plan(m: &Mount, bundle: &Path, ns: &Namespaces) -> Result<MountPlan> {
         idmap.uids = ns.uid_mappings.clone();
         idmap.gids = ns.gid_mappings.clone();
     }
+    drop_unmapped_devpts_gid(&mut plan, ns);
     Ok(plan)
+}
+
+/// devpts's `gid=` names a group of the container; in a user namespace
+/// that does not map it (a rootless config mapping one id) the kernel
+/// refuses the mount (EINVAL). The option is dropped then (runc 1.1
+/// refuses the config instead): the ptys' group is then their creator's,
+/// which the container maps.
+fn drop_unmapped_devpts_gid(plan: &mut MountPlan, ns: &Namespaces) {
+    if plan.typ != "devpts" || ns.gid_mappings.is_empty() {
+        return;
+    }
+    let mapped = |gid: u32| {
+        ns.gid_mappings
+            .iter()
+            .any(|m| gid >= m.container && gid - m.container < m.size)
+    };
+    let kept: Vec<&str> = plan
+        .data
+        .split(',')
+        .filter(|o| match o.strip_prefix("gid=").map(str::parse::<u32>) {
+            Some(Ok(gid)) => mapped(gid),
+            _ => true,
+        })
+        .collect();
+    plan.data = kept.join(",");
 }
 
 /// Only sysctls that belong to a namespace the container owns may be set:

@@ -119,6 +119,13 @@ impl Cgroup {
         {
             let dir = Path::new(ROOT).join(parent.strip_prefix("/").unwrap_or(parent));
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+            // A parent the caller may not write (rootless without
+            // delegation) fails here as the io error it is: libcgroups'
+            // own error would not say so to the caller.
+            if let Err(e) = nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK) {
+                return Err(std::io::Error::from(e))
+                    .with_context(|| format!("create cgroup below {}", dir.display()));
+            }
         }
         let joined = self
             .manager()?

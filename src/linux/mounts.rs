@@ -621,7 +621,15 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
     let flags = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     if crate::cgroups::unified() || m.typ == "cgroup2" {
-        let host_dir = Path::new("/sys/fs/cgroup").join(rel);
+        let mut host_dir = Path::new("/sys/fs/cgroup").join(rel);
+        if !host_dir.is_dir()
+            && !ctx.new_cgroup_ns
+            && let Some(own) = own_cgroup_v2()
+        {
+            // No cgroup of its own (rootless, nothing delegated): the one
+            // the container runs in, its caller's.
+            host_dir = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+        }
         return mount_cgroup2_view(ctx, &m.destination, &host_dir, flags);
     }
     mount(
@@ -676,6 +684,14 @@ fn mount_cgroup(m: &MountPlan, ctx: &MountContext) -> SetupResult<()> {
         .at(Step::Mount, format!("remount {dest} read-only"))?;
     }
     Ok(())
+}
+
+/// This process's cgroup on the cgroup2 hierarchy ("0::PATH").
+fn own_cgroup_v2() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
 }
 
 /// The container's cgroup on a cgroup2 hierarchy at `dest`. With its own

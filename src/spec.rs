@@ -390,7 +390,8 @@ fn cgroup_placement(
             .map(|p| p.display().to_string())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| format!(":vzrun:{id}"));
-        let path = crate::cgroups::systemd_path(&unit)?;
+        let user = crate::linux::user::rootless().then(crate::linux::user::host_uid);
+        let path = crate::cgroups::systemd_path(&unit, user)?;
         return Ok((path, Some(unit)));
     }
     if let Some(p) = linux.cgroups_path()

@@ -3,35 +3,41 @@
 //! (`vzrun-test`, with subordinate ids, as `useradd -m` writes them) and
 //! removes it at the end; the runtime runs as that user through setpriv,
 //! with the user's XDG_RUNTIME_DIR and no `--root` (the default root is
-//! `$XDG_RUNTIME_DIR/vzrun` then). One test: the steps share the user.
+//! `$XDG_RUNTIME_DIR/vzrun` then). Two tests, each with its own user:
+//! the cgroupfs driver's steps, and `--systemd-cgroup` through the user's
+//! own systemd instance where systemd runs (the systemd VM).
 mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const USER: &str = "vzrun-test";
 
-/// The test user, made for the test and removed with it (home and mail
-/// spool too), whatever happens.
+/// A test user, made for the test and removed with it (home and mail
+/// spool too, and its systemd instance when it lingered), whatever
+/// happens.
 struct TestUser {
+    name: &'static str,
     uid: u32,
     made: bool,
+    lingers: bool,
 }
 
 impl TestUser {
-    fn new() -> TestUser {
+    fn new(name: &'static str) -> TestUser {
         let made = !Command::new("id")
-            .arg(USER)
+            .arg(name)
             .output()
             .unwrap()
             .status
             .success();
         if made {
             let o = Command::new("useradd")
-                .args(["-m", USER])
+                .args(["-m", name])
                 .output()
                 .expect("run useradd");
             assert!(
@@ -40,16 +46,51 @@ impl TestUser {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
-        let id = Command::new("id").args(["-u", USER]).output().unwrap();
+        let id = Command::new("id").args(["-u", name]).output().unwrap();
         let uid = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
-        TestUser { uid, made }
+        TestUser {
+            name,
+            uid,
+            made,
+            lingers: false,
+        }
+    }
+
+    /// Starts the user's systemd instance and its session bus, as
+    /// `loginctl enable-linger` does for a user who is not logged in.
+    fn linger(&mut self) -> PathBuf {
+        self.lingers = true;
+        let o = Command::new("loginctl")
+            .args(["enable-linger", self.name])
+            .output()
+            .expect("run loginctl");
+        assert!(o.status.success(), "loginctl enable-linger: {o:?}");
+        let xdg = PathBuf::from(format!("/run/user/{}", self.uid));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !xdg.join("bus").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the systemd instance of {} made no session bus at {} in 60 s",
+                self.name,
+                xdg.join("bus").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        xdg
     }
 }
 
 impl Drop for TestUser {
     fn drop(&mut self) {
+        if self.lingers {
+            let _ = Command::new("loginctl")
+                .args(["disable-linger", self.name])
+                .output();
+            let unit = format!("user@{}.service", self.uid);
+            let _ = Command::new("systemctl").args(["stop", &unit]).output();
+        }
         if self.made {
-            let _ = Command::new("userdel").args(["-r", USER]).output();
+            let _ = Command::new("userdel").args(["-r", self.name]).output();
         }
     }
 }
@@ -57,6 +98,18 @@ impl Drop for TestUser {
 /// The runtime run as `user` (a name or number) with only the variables
 /// a login would give it.
 fn as_user(env: &TestEnv, user: &str, xdg: &Path, cwd: &Path, args: &[&str]) -> Out {
+    as_user_through(env, user, xdg, cwd, &[], args)
+}
+
+/// The same, started through `through` (a command that runs the rest).
+fn as_user_through(
+    env: &TestEnv,
+    user: &str,
+    xdg: &Path,
+    cwd: &Path,
+    through: &[&str],
+    args: &[&str],
+) -> Out {
     let mut full: Vec<String> = [
         "--reuid",
         user,
@@ -72,6 +125,7 @@ fn as_user(env: &TestEnv, user: &str, xdg: &Path, cwd: &Path, args: &[&str]) -> 
     .collect();
     full.push(format!("USER={user}"));
     full.push(format!("XDG_RUNTIME_DIR={}", xdg.display()));
+    full.extend(through.iter().map(|s| s.to_string()));
     full.push(runtime().display().to_string());
     full.extend(args.iter().map(|s| s.to_string()));
     run_cmd_cwd(
@@ -89,7 +143,7 @@ fn as_user(env: &TestEnv, user: &str, xdg: &Path, cwd: &Path, args: &[&str]) -> 
 fn rootless_bundle(env: &TestEnv, user: &TestUser, xdg: &Path, args: &[&str]) -> Bundle {
     let mut b = env.bundle("unused");
     std::os::unix::fs::chown(&b.dir, Some(user.uid), None).unwrap();
-    as_user(env, USER, xdg, &b.dir, &["spec", "--rootless"]).assert_ok();
+    as_user(env, user.name, xdg, &b.dir, &["spec", "--rootless"]).assert_ok();
     let text = fs::read_to_string(b.dir.join("config.json")).unwrap();
     b.config = serde_json::from_str(&text).unwrap();
     b.config["process"]["terminal"] = json!(false);
@@ -101,7 +155,7 @@ fn rootless_bundle(env: &TestEnv, user: &TestUser, xdg: &Path, args: &[&str]) ->
 #[test]
 fn an_unprivileged_user_runs_containers() {
     // The user goes after the test's processes (dropped in reverse).
-    let user = TestUser::new();
+    let user = TestUser::new(USER);
     let env = TestEnv::new("rootless");
     let xdg = env.mkdir("xdg");
     fs::set_permissions(&xdg, fs::Permissions::from_mode(0o700)).unwrap();
@@ -249,6 +303,108 @@ fn an_unprivileged_user_runs_containers() {
             "{o}"
         );
     }
+}
+
+/// `--systemd-cgroup` for an unprivileged user: its own systemd instance
+/// (started by `loginctl enable-linger`, reached on its session bus) makes
+/// the scope under `user@UID.service`, with the controllers systemd
+/// delegates to users, so limits, update, pause and statistics work.
+/// Where systemd is not PID 1 there is no such instance: the create is
+/// refused, naming it, and leaves nothing behind.
+#[test]
+fn the_users_systemd_instance_manages_the_cgroup() {
+    let mut user = TestUser::new("vzrun-test-sd");
+    let env = TestEnv::new("rootless-sd");
+    if !Path::new("/run/systemd/system").exists() {
+        let xdg = env.mkdir("xdg");
+        fs::set_permissions(&xdg, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&xdg, Some(user.uid), Some(user.uid)).unwrap();
+        let b = rootless_bundle(&env, &user, &xdg, &["true"]);
+        let o = as_user(
+            &env,
+            user.name,
+            &xdg,
+            &b.dir,
+            &["--systemd-cgroup", "run", "sd-none"],
+        );
+        assert_eq!(o.code, 1, "{o}");
+        if is_vzrun() {
+            assert!(o.stderr.contains("the user's systemd instance"), "{o}");
+        }
+        assert!(!xdg.join(runtime_name()).join("sd-none").exists());
+        return;
+    }
+    let xdg = user.linger();
+    let run = |b: &Bundle, args: &[&str]| {
+        let mut all = vec!["--systemd-cgroup"];
+        all.extend_from_slice(args);
+        as_user(&env, user.name, &xdg, &b.dir, &all)
+    };
+    let mut b = rootless_bundle(&env, &user, &xdg, &["sleep", "1000"]);
+    b.config["linux"]["resources"] = json!({
+        "pids": {"limit": 20},
+        "memory": {"limit": 64 << 20},
+    });
+    b.write();
+    // Started from a scope of the user's instance, as a login shell is.
+    let o = as_user_through(
+        &env,
+        user.name,
+        &xdg,
+        &b.dir,
+        &["systemd-run", "--user", "--scope", "--quiet"],
+        &["--systemd-cgroup", "run", "-d", "sd-bg"],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    let state: serde_json::Value =
+        serde_json::from_str(&run(&b, &["state", "sd-bg"]).assert_ok().stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    let scope = format!(
+        "/user.slice/user-{0}.slice/user@{0}.service/user.slice/{1}-sd-bg.scope",
+        user.uid,
+        runtime_name()
+    );
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cg.trim(), format!("0::{scope}"));
+    let dir = PathBuf::from(format!("/sys/fs/cgroup{scope}"));
+    let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap().trim().to_string();
+    assert_eq!(read("pids.max"), "20");
+    assert_eq!(read("memory.max"), (64 << 20).to_string());
+
+    let o = run(&b, &["ps", "--format", "json", "sd-bg"]);
+    let pids: Vec<i32> = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert_eq!(pids, [pid], "{o}");
+    // From outside the user's instance (this test's own cgroup is
+    // root's), the exec'd process still joins the scope: systemd moves it.
+    let o = run(
+        &b,
+        &["exec", "sd-bg", "sh", "-c", "id -u; cat /proc/self/cgroup"],
+    );
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"0"), "{o}");
+    let at = lines.get(1).copied().unwrap_or_default();
+    assert!(at == "0::/" || at == format!("0::{scope}"), "{o}");
+    run(&b, &["update", "--pids-limit", "30", "sd-bg"]).assert_ok();
+    assert_eq!(read("pids.max"), "30");
+    run(&b, &["pause", "sd-bg"]).assert_ok();
+    assert!(read("cgroup.events").contains("frozen 1"));
+    let o = run(&b, &["state", "sd-bg"]);
+    assert!(o.stdout.contains("paused"), "{o}");
+    run(&b, &["resume", "sd-bg"]).assert_ok();
+    assert!(read("cgroup.events").contains("frozen 0"));
+    let o = run(&b, &["events", "--stats", "sd-bg"]);
+    let ev: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert!(ev["data"]["pids"]["current"].as_u64() >= Some(1), "{o}");
+    run(&b, &["kill", "sd-bg", "KILL"]).assert_ok();
+    run(&b, &["delete", "--force", "sd-bg"]).assert_ok();
+    // systemd removes the scope once it is empty.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "{} is still there", dir.display());
+    assert_eq!(run(&b, &["list", "-q"]).stdout.trim(), "");
 }
 
 /// The first subordinate id of the test user in `file`.

@@ -32,6 +32,16 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     b.set_args(&["sleep", "1000"]);
     b.config["linux"]["cgroupsPath"] = json!(format!("/vzrun-test/{name}/c"));
     b.config["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    // On v2 the runtime writes each field's file itself (libcgroups would
+    // want root for its device filter): the other controllers too.
+    if cgroup_v2() {
+        b.config["linux"]["resources"] = json!({
+            "pids": {"limit": 10},
+            "memory": {"limit": 64 << 20, "reservation": 32 << 20},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "unified": {"memory.high": "100003840"},
+        });
+    }
     b.write();
     let run = |args: &[&str]| placed_as_user(&env, &xdg, &b.dir, deleg.leaf.as_deref(), args);
     let o = run(&["run", "-d", "rl-deleg"]);
@@ -45,6 +55,20 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     assert!(procs.lines().any(|p| p == pid.to_string()), "{procs}");
     let max = || fs::read_to_string(pids_dir.join("pids.max")).unwrap();
     assert_eq!(max().trim(), "10");
+    if cgroup_v2() {
+        let read = |f: &str| {
+            fs::read_to_string(pids_dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("memory.max"), (64 << 20).to_string());
+        assert_eq!(read("memory.low"), (32 << 20).to_string());
+        assert_eq!(read("memory.high"), "100003840");
+        assert_eq!(read("cpu.weight"), "20");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("cpuset.cpus"), "0");
+    }
     run(&["update", "--pids-limit", "5", "rl-deleg"]).assert_ok();
     assert_eq!(max().trim(), "5");
     run(&["pause", "rl-deleg"]).assert_ok();
@@ -52,6 +76,21 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
     run(&["resume", "rl-deleg"]).assert_ok();
     run(&["delete", "--force", "rl-deleg"]).assert_ok();
     assert!(!pids_dir.exists(), "{} is left", pids_dir.display());
+
+    // What cgroup v2 has no file for is refused by name, and leaves
+    // nothing behind.
+    if cgroup_v2() && is_vzrun() {
+        b.config["linux"]["resources"] = json!({"memory": {"swappiness": 10}});
+        b.write();
+        let o = run(&["run", "-d", "rl-deleg-no"]);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(
+            o.stderr.contains("linux.resources.memory.swappiness"),
+            "{o}"
+        );
+        assert!(!pids_dir.exists(), "{} is left", pids_dir.display());
+        assert!(!xdg.join(runtime_name()).join("rl-deleg-no").exists());
+    }
 }
 
 /// The runtime as the test user, started in cgroup `leaf` (moved there

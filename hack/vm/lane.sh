@@ -81,9 +81,9 @@ for mode in $modes; do
             "cgroup v2 VM (cgroupfs driver)" || rc=1
         ;;
     systemd)
-        # The rootless tests run without --systemd-cgroup (that needs the
-        # user's own systemd instance, which this lane does not start
-        # yet): a second list, with vzrun's cgroupfs driver.
+        # The rootless tests in a list of their own, without the wrapper:
+        # they run as their users, with the cgroupfs driver, and with
+        # --systemd-cgroup through the user's own systemd instance.
         build_tests .vm.build/tests.list "rootless rootless_cgroup"
         build_tests .vm.build/rootless.list "" --test rootless --test rootless_cgroup
         build_probes target
@@ -96,7 +96,7 @@ for mode in $modes; do
         hack/vm/run --mode systemd -- sh -c "env PATH='$guest_path' VZRUN_TEST_SYSTEMD=1 \
             VZRUN_TEST_RUNTIME='$(pwd)/.vm.build/systemd/vzrun' \
             hack/vm/guest-tests.sh .vm.build/tests.list 'systemd VM (--systemd-cgroup)' &&
-            hack/vm/guest-tests.sh .vm.build/rootless.list 'systemd VM (rootless, cgroupfs)'" ||
+            hack/vm/guest-tests.sh .vm.build/rootless.list 'systemd VM (rootless)'" ||
             rc=1
         ;;
     *) echo "hack/vm/lane.sh: unknown mode $mode" >&2; exit 2 ;;

@@ -4,7 +4,8 @@
 # the machine's own archive) with systemd as PID 1, busybox-static for the
 # tests' root filesystems, the VM kernel's modules, and a unit that runs
 # the host's command with a delegated cgroup, then powers off; iptables
-# for CRIU's network lock, uidmap and passwd for the rootless tests. Each run
+# for CRIU's network lock, uidmap and passwd for the rootless tests, and
+# dbus-user-session for their user's own systemd instance. Each run
 # boots it with snapshot=on, so every run starts from the same image.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,7 @@ command -v debootstrap >/dev/null ||
 root=$cache/systemd-root.tmp
 rm -rf "$root"
 debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,kmod,udev,iproute2,procps,busybox-static,util-linux,iptables,uidmap,passwd \
+    --include=systemd,systemd-sysv,dbus,kmod,udev,iproute2,procps,busybox-static,util-linux,iptables,uidmap,passwd,dbus-user-session,libpam-systemd \
     bookworm "$root" "$("$here/archive.sh")" >"$cache/debootstrap.log" 2>&1 ||
     { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
 mkdir -p "$root/lib/modules"

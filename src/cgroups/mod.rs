@@ -20,6 +20,7 @@
 //! runs in. This module does not decide when cgroups are made or removed:
 //! the lifecycle code in `container/` does.
 
+mod delegated;
 mod devices;
 pub mod stats;
 pub mod ubc;
@@ -54,19 +55,42 @@ pub struct Cgroup {
 
 impl Cgroup {
     /// A transient scope unit made through systemd (`--systemd-cgroup`),
-    /// for `cgroupsPath` as `slice:prefix:name`; systemd creates the
-    /// cgroup when the first process joins, and removes it when the unit
-    /// stops.
-    pub fn systemd(unit: &str, id: &str) -> Result<Cgroup> {
-        let path = systemd_path(unit)?;
+    /// for `cgroupsPath` as `slice:prefix:name`, whose cgroup is `path`
+    /// ([`systemd_path`]); systemd creates the cgroup when the first
+    /// process joins, and removes it when the unit stops. An unprivileged
+    /// caller talks to its user's systemd instance on the session bus.
+    pub fn systemd(unit: &str, path: &Path, id: &str) -> Result<Cgroup> {
+        // Without systemd libcgroups quietly takes the slice:prefix:name
+        // for a cgroupfs path.
+        if !Path::new("/run/systemd/system").exists() {
+            let who = if is_root_user() {
+                "systemd"
+            } else {
+                "the user's systemd instance"
+            };
+            anyhow::bail!(
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), \
+                 so {who} cannot make the scope {unit}"
+            );
+        }
         let manager = create_cgroup_manager(CgroupConfig {
             cgroup_path: PathBuf::from(unit),
             systemd_cgroup: true,
             container_name: id.to_string(),
         })
-        .with_context(|| format!("connect to systemd for the scope of {unit}"))?;
+        .with_context(|| {
+            if is_root_user() {
+                format!("connect to systemd for the scope of {unit}")
+            } else {
+                format!(
+                    "connect to the user's systemd instance for the scope of {unit} (is it \
+                     running, e.g. `loginctl enable-linger`, and is XDG_RUNTIME_DIR or \
+                     DBUS_SESSION_BUS_ADDRESS set?)"
+                )
+            }
+        })?;
         Ok(Cgroup {
-            path,
+            path: path.to_path_buf(),
             id: id.to_string(),
             manager: OnceCell::from(manager),
             systemd: true,
@@ -150,80 +174,6 @@ impl Cgroup {
         joined
     }
 
-    /// Rootless on cgroup v2, in a subtree delegated to the user:
-    /// libcgroups would attach a device filter, which needs privileges the
-    /// user lacks, so the common limits (pids, memory, cpu) are written
-    /// here, and the others refused by name rather than dropped.
-    pub fn apply_delegated_v2(&self, r: &LinuxResources) -> Result<()> {
-        let dir = Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path));
-        let write = |field: &str, name: &str, v: String| {
-            let f = dir.join(name);
-            std::fs::write(&f, &v)
-                .with_context(|| format!("linux.resources.{field}: write {v} to {}", f.display()))
-        };
-        let unsupported = |field: &str| {
-            anyhow::anyhow!(
-                "linux.resources.{field}: not supported for a rootless container on cgroup v2 \
-                 yet (pids, memory.limit/reservation and cpu shares/quota/period are)"
-            )
-        };
-        if let Some(p) = r.pids() {
-            let v = if p.limit() >= 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            };
-            write("pids", "pids.max", v)?;
-        }
-        if let Some(m) = r.memory() {
-            if m.swap().is_some() || m.kernel().is_some() || m.swappiness().is_some() {
-                return Err(unsupported("memory"));
-            }
-            let bytes = |v: i64| if v >= 0 { v.to_string() } else { "max".into() };
-            if let Some(l) = m.limit() {
-                write("memory", "memory.max", bytes(l))?;
-            }
-            if let Some(l) = m.reservation() {
-                write("memory", "memory.low", bytes(l))?;
-            }
-        }
-        if let Some(c) = r.cpu() {
-            if c.cpus().is_some() || c.mems().is_some() || c.realtime_runtime().is_some() {
-                return Err(unsupported("cpu"));
-            }
-            if let Some(shares) = c.shares() {
-                // The kernel's own conversion (cgroup v1 shares to v2 weight).
-                let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
-                write("cpu", "cpu.weight", weight.to_string())?;
-            }
-            if c.quota().is_some() || c.period().is_some() {
-                let period = c.period().unwrap_or(100_000);
-                let quota = match c.quota() {
-                    Some(q) if q > 0 => q.to_string(),
-                    _ => "max".into(),
-                };
-                write("cpu", "cpu.max", format!("{quota} {period}"))?;
-            }
-        }
-        let others = [
-            ("blockIO", r.block_io().is_some()),
-            (
-                "hugepageLimits",
-                r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-            ),
-            ("network", r.network().is_some()),
-            ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
-            (
-                "unified",
-                r.unified().as_ref().is_some_and(|v| !v.is_empty()),
-            ),
-        ];
-        if let Some((field, _)) = others.into_iter().find(|(_, on)| *on) {
-            return Err(unsupported(field));
-        }
-        Ok(())
-    }
-
     pub fn apply(&self, resources: &LinuxResources, disable_oom_killer: bool) -> Result<()> {
         self.host_supports(resources)?;
         if !self.systemd && !unified() {
@@ -288,7 +238,11 @@ impl Cgroup {
             resources
         };
         let dir = Path::new(ROOT).join(self.path.strip_prefix("/").unwrap_or(&self.path));
-        if unified() {
+        // Device filters are eBPF programs, which only root may load or
+        // list; an unprivileged caller's user namespace keeps host devices
+        // out instead (the caller drops the rules).
+        let device_filter = is_root_user();
+        if unified() && device_filter {
             devices::replace_v2_filter(&dir, resources.devices().as_deref().unwrap_or(&[]))
                 .with_context(|| {
                     format!("linux.resources.devices: cgroup {}", self.path.display())
@@ -333,7 +287,7 @@ impl Cgroup {
         }
         // systemd's scopes get no device filter from libcgroups: the same
         // eBPF program as the cgroupfs driver's is attached here.
-        if self.systemd {
+        if self.systemd && device_filter {
             libcgroups::v2::devices::Devices::apply_devices(&dir, resources.devices())
                 .with_context(|| {
                     format!("linux.resources.devices: cgroup {}", self.path.display())
@@ -1128,10 +1082,20 @@ pub fn parse_list(s: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// Whether libcgroups talks to the system's systemd (root of the initial
+/// user namespace) or to the caller's user instance: its rule, read the
+/// same way.
+fn is_root_user() -> bool {
+    nix::unistd::geteuid().is_root()
+        && std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.contains("4294967295"))
+}
+
 /// Where systemd puts the scope `slice:prefix:name`: the slice expanded
 /// into its parents (`a-b.slice` is `/a.slice/a-b.slice`), then
-/// `prefix-name.scope`; no slice means system.slice.
-pub fn systemd_path(unit: &str) -> Result<PathBuf> {
+/// `prefix-name.scope`; no slice means system.slice. With `user`, the
+/// host uid of an unprivileged caller, the scope is its user instance's:
+/// under `user@UID.service`, user.slice by default.
+pub fn systemd_path(unit: &str, user: Option<u32>) -> Result<PathBuf> {
     let parts: Vec<&str> = unit.split(':').collect();
     let (slice, prefix, name) = match parts[..] {
         [slice, prefix, name] => (slice, prefix, name),
@@ -1143,15 +1107,18 @@ pub fn systemd_path(unit: &str) -> Result<PathBuf> {
     if name.is_empty() || name.contains('/') || prefix.contains('/') || slice.contains('/') {
         anyhow::bail!("linux.cgroupsPath {unit:?}: not a valid slice:prefix:name");
     }
-    let slice = if slice.is_empty() {
-        "system.slice"
-    } else {
-        slice
+    let slice = match (slice, user) {
+        ("", None) => "system.slice",
+        ("", Some(_)) => "user.slice",
+        (s, _) => s,
     };
     let Some(stem) = slice.strip_suffix(".slice") else {
         anyhow::bail!("linux.cgroupsPath {unit:?}: {slice:?} is not a slice (.slice)");
     };
-    let mut path = PathBuf::from("/");
+    let mut path = match user {
+        None => PathBuf::from("/"),
+        Some(uid) => PathBuf::from(format!("/user.slice/user-{uid}.slice/user@{uid}.service")),
+    };
     if stem != "-" {
         let mut acc = String::new();
         for part in stem.split('-') {
@@ -1218,7 +1185,7 @@ mod tests {
 
     #[test]
     fn systemd_scopes_live_in_their_slice() {
-        let p = |u| systemd_path(u).map(|p| p.display().to_string());
+        let p = |u| systemd_path(u, None).map(|p| p.display().to_string());
         assert_eq!(
             p("system.slice:docker:abc").unwrap(),
             "/system.slice/docker-abc.scope"
@@ -1233,6 +1200,15 @@ mod tests {
                 .contains("slice:prefix:name")
         );
         assert!(p("notaslice:v:1").is_err());
+        let user = |u| systemd_path(u, Some(1000)).unwrap().display().to_string();
+        assert_eq!(
+            user(":v:1"),
+            "/user.slice/user-1000.slice/user@1000.service/user.slice/v-1.scope"
+        );
+        assert_eq!(
+            user("app.slice:v:1"),
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/v-1.scope"
+        );
     }
 
     #[test]

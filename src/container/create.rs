@@ -149,7 +149,7 @@ pub fn new_container(
         );
     }
     let cgroup = match &plan.systemd_unit {
-        Some(unit) => Cgroup::systemd(unit, id),
+        Some(unit) => Cgroup::systemd(unit, &plan.cgroup_path, id),
         None => Ok(Cgroup::new(&plan.cgroup_path, id)),
     };
     let cgroup = match cgroup {
@@ -195,12 +195,7 @@ fn join_cgroup(plan: &Plan, cgroup: &Cgroup, pid: i32, state: &mut State) -> Res
         }
         Err(e) => e,
     };
-    let denied = err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .and_then(|e| e.raw_os_error())
-            .is_some_and(|n| matches!(n, libc::EACCES | libc::EPERM | libc::EROFS))
-    });
-    if !denied || !crate::linux::user::rootless() {
+    if !super::permission_denied(&err) || !crate::linux::user::rootless() {
         return Err(err);
     }
     if let Some(field) = crate::cgroups::limits_set(&plan.resources) {

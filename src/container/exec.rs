@@ -120,7 +120,21 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             Some(_) => crate::cgroups::enter_below(&state.cgroup_path, &cgroup_path, pid),
             // Rootless without a cgroup: the process stays in the caller's.
             None if state.no_cgroup => Ok(()),
-            None => crate::cgroups::enter(&cgroup_path, pid),
+            None => crate::cgroups::enter(&cgroup_path, pid).or_else(|e| {
+                // An unprivileged caller outside its user's systemd
+                // instance may not move a process across the cgroups that
+                // instance does not own; systemd may, when asked.
+                if state.systemd_unit.is_some()
+                    && crate::linux::user::rootless()
+                    && super::permission_denied(&e)
+                {
+                    super::cgroup_of(&state)?.join(pid).context(
+                        "ask the user's systemd instance to move the process into the scope",
+                    )
+                } else {
+                    Err(e)
+                }
+            }),
         }
         .with_context(|| format!("container {id}"))?;
         if let Some(cpus) = last {

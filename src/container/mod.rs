@@ -83,6 +83,16 @@ pub fn default_root() -> std::path::PathBuf {
     }
 }
 
+/// A cgroup operation the kernel refused for want of permission (an
+/// unprivileged caller's, typically).
+fn permission_denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|e| e.raw_os_error())
+            .is_some_and(|n| matches!(n, libc::EACCES | libc::EPERM | libc::EROFS))
+    })
+}
+
 /// The cgroup a container's state records: a systemd scope or a path.
 pub fn cgroup_of(state: &State) -> Result<Cgroup> {
     if state.no_cgroup {
@@ -93,7 +103,7 @@ pub fn cgroup_of(state: &State) -> Result<Cgroup> {
         );
     }
     match &state.systemd_unit {
-        Some(unit) => Cgroup::systemd(unit, &state.id),
+        Some(unit) => Cgroup::systemd(unit, &state.cgroup_path, &state.id),
         None => Ok(Cgroup::new(&state.cgroup_path, &state.id)),
     }
 }

@@ -12,6 +12,31 @@ pub fn rootless() -> bool {
     !nix::unistd::geteuid().is_root() || !in_initial_user_namespace()
 }
 
+/// The host uid the runtime acts as: its effective uid seen from the
+/// initial user namespace (rootless podman runs it as root of a user
+/// namespace that maps 0 to the user). Good enough for nested namespaces
+/// only one level deep, which is what rootless setups make.
+pub fn host_uid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map_id(&map, euid).unwrap_or(euid)
+}
+
+/// `id` through an id map's lines (`inside outside count`).
+fn map_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (id >= inside && id - inside < count).then(|| (outside + id - inside) as u32)
+    })
+}
+
 /// The initial user namespace maps every id to itself.
 pub fn in_initial_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
@@ -114,4 +139,17 @@ pub fn home_of(uid: u32) -> String {
         .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
         .map(|f| f[5].to_string())
         .unwrap_or_else(|| "/".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_map_to_the_host() {
+        assert_eq!(map_id("0 0 4294967295\n", 1000), Some(1000));
+        assert_eq!(map_id("0 1000 1\n1 100000 65536\n", 0), Some(1000));
+        assert_eq!(map_id("0 1000 1\n1 100000 65536\n", 5), Some(100004));
+        assert_eq!(map_id("0 1000 1\n", 7), None);
+    }
 }

@@ -890,12 +890,7 @@ fn idmap_unsupported(path: &Path) -> bool {
     let tmpfs = nix::sys::statfs::statfs(path)
         .map(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
         .unwrap_or(false);
-    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut v = release
-        .split(['.', '-'])
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
-    tmpfs && (major, minor) < (6, 3)
+    tmpfs && !kernel_at_least(6, 3)
 }
 
 /// Runs `script` in a container set up by `f`; where idmapped mounts of
@@ -998,8 +993,17 @@ fn an_idmapped_mount_without_a_user_namespace_and_mount_order() {
     let env = TestEnv::new("idmap_nouserns");
     let src = env.mkdir("src");
     fs::write(src.join("f"), "hi\n").unwrap();
-    let script = "stat -c '%u %n' /a/f; \
-                  test -e /later/marker && echo rootfs-dir || echo the-tmpfs";
+    // The last mount's source is inside the rootfs, the tmpfs: the init
+    // idmaps it (where tmpfs can be, 6.3+).
+    let inside = kernel_at_least(6, 3);
+    let script = if inside {
+        "stat -c '%u %n' /a/f; \
+         test -e /later/marker && echo rootfs-dir || echo the-tmpfs; \
+         touch /early/g && stat -c '%u %n' /mapped/g"
+    } else {
+        "stat -c '%u %n' /a/f; \
+         test -e /later/marker && echo rootfs-dir || echo the-tmpfs"
+    };
     let Some(out) = run_idmapped(&env, &src, script, |b| {
         let rootfs = b.rootfs.display().to_string();
         b.push_mount(json!({
@@ -1017,9 +1021,21 @@ fn an_idmapped_mount_without_a_user_namespace_and_mount_order() {
             "destination": "/later", "type": "bind",
             "source": format!("{rootfs}/early"), "options": ["rbind"]
         }));
+        if inside {
+            b.push_mount(json!({
+                "destination": "/mapped", "type": "bind",
+                "source": format!("{rootfs}/early"), "options": ["rbind"],
+                "uidMappings": [{ "containerID": 0, "hostID": 4321, "size": 1 }],
+                "gidMappings": [{ "containerID": 0, "hostID": 4321, "size": 1 }]
+            }));
+        }
     }) else {
         return;
     };
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines, ["1234 /a/f", "the-tmpfs"], "{out}");
+    if inside {
+        assert_eq!(lines, ["1234 /a/f", "the-tmpfs", "4321 /mapped/g"], "{out}");
+    } else {
+        assert_eq!(lines, ["1234 /a/f", "the-tmpfs"], "{out}");
+    }
 }

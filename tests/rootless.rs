@@ -285,6 +285,50 @@ fn an_unprivileged_user_runs_containers() {
     assert_eq!(maps[1], ["1", &sub_u.to_string(), "1000"], "{o}");
     assert_eq!(maps[3], ["1", &sub_g.to_string(), "1000"], "{o}");
 
+    // Idmapped mounts where the kernel allows them without privileges: of
+    // a filesystem the container's user namespace owns (a tmpfs it
+    // mounts). A file its root makes shows through the mapping as uid and
+    // gid 100. A host directory is refused, saying why.
+    if is_vzrun() {
+        let sh = "touch /src/f && stat -c '%u %g' /src/f /mapped/f";
+        b.set_args(&["sh", "-c", sh]);
+        // (The user may not make directories in root's rootfs.)
+        let src = b.rootfs.join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::create_dir_all(b.rootfs.join("mapped")).unwrap();
+        b.config["mounts"].as_array_mut().unwrap().extend([
+            json!({"destination": "/src", "type": "tmpfs", "source": "tmpfs",
+                   "options": ["mode=777"]}),
+            json!({"destination": "/mapped", "type": "bind", "source": src,
+                   "options": ["bind"],
+                   "uidMappings": [{"containerID": 0, "hostID": sub_u + 99, "size": 1}],
+                   "gidMappings": [{"containerID": 0, "hostID": sub_g + 99, "size": 1}]}),
+        ]);
+        b.write();
+        let o = run(&b, &["run", "rl-idmap"]);
+        if kernel_at_least(6, 3) {
+            assert_eq!(o.code, 0, "{o}");
+            assert_eq!(
+                o.stdout.lines().collect::<Vec<_>>(),
+                ["0 0", "100 100"],
+                "{o}"
+            );
+        } else {
+            // tmpfs learned idmapped mounts in 6.3.
+            assert_eq!(o.code, 1, "{o}");
+            assert!(o.stderr.contains("does not support idmapped mounts"), "{o}");
+        }
+        let mounts = b.config["mounts"].as_array_mut().unwrap();
+        mounts.pop();
+        mounts.push(json!({"destination": "/mapped", "type": "bind",
+            "source": env.tmp, "options": ["bind", "idmap"]}));
+        b.write();
+        let o = run(&b, &["run", "rl-idmap-host"]);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("lacks CAP_SYS_ADMIN"), "{o}");
+        assert!(!root.join("rl-idmap-host").exists());
+    }
+
     // devpts's gid=5 names a group the one-id namespace does not map: the
     // option is dropped rather than the mount failing (runc 1.1 refuses
     // the config).

@@ -499,10 +499,16 @@ pub fn open_source(m: &MountPlan, userns: Option<BorrowedFd>) -> Result<OwnedFd>
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
     if let (Some(idmap), Some(ns)) = (&m.idmap, userns) {
         setattr(&fd, MOUNT_ATTR_IDMAP, 0, Some(ns), idmap.recursive).map_err(|e| {
-            let why = if e == nix::errno::Errno::EINVAL {
-                ": its filesystem (or this kernel) does not support idmapped mounts"
-            } else {
-                ""
+            let why = match e {
+                nix::errno::Errno::EINVAL => {
+                    ": its filesystem (or this kernel) does not support idmapped mounts"
+                }
+                nix::errno::Errno::EPERM => {
+                    ": its filesystem belongs to a user namespace in which this process lacks \
+                     CAP_SYS_ADMIN (an unprivileged user may idmap only filesystems the \
+                     container mounts itself, such as a tmpfs)"
+                }
+                _ => "",
             };
             anyhow::anyhow!("idmap {}{why} ({e})", source.display())
         })?;

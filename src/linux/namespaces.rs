@@ -118,6 +118,25 @@ pub fn write_time_offsets(offsets: &[(String, i64, u32)]) -> SetupResult<()> {
 /// rule: else a process could drop a group that guards a file). Any other
 /// map goes through the setuid helpers `newuidmap`/`newgidmap`, which
 /// check it against /etc/subuid and /etc/subgid.
+/// `maps` (whose `host` ids are the host's) with their `host` ids as a user
+/// namespace mapped by `ns` sees them; the first range it does not map
+/// whole is the error.
+pub fn seen_from(maps: &[IdMap], ns: &[IdMap]) -> Result<Vec<IdMap>, IdMap> {
+    maps.iter()
+        .map(|m| {
+            let end = u64::from(m.host) + u64::from(m.size);
+            ns.iter()
+                .find(|n| n.host <= m.host && end <= u64::from(n.host) + u64::from(n.size))
+                .map(|n| IdMap {
+                    container: m.container,
+                    host: n.container + (m.host - n.host),
+                    size: m.size,
+                })
+                .ok_or(*m)
+        })
+        .collect()
+}
+
 pub fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> anyhow::Result<()> {
     use anyhow::Context;
     let me = (
@@ -222,4 +241,27 @@ pub fn set_domainname(name: &str) -> SetupResult<()> {
 pub fn set_sysctl(key: &str, value: &str) -> SetupResult<()> {
     let path = format!("sys/{}", key.replace('.', "/"));
     super::procfs::write(&path, value.as_bytes()).at(Step::Sysctl, format!("{key}={value}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_ids_are_translated_into_the_namespace() {
+        let m = |container, host, size| IdMap {
+            container,
+            host,
+            size,
+        };
+        let ns = [m(0, 1000, 1), m(1, 100_000, 65536)];
+        assert_eq!(
+            seen_from(&[m(0, 100_099, 10)], &ns),
+            Ok(vec![m(0, 100, 10)])
+        );
+        assert_eq!(seen_from(&[m(5, 1000, 1)], &ns), Ok(vec![m(5, 0, 1)]));
+        // Straddling two ranges, or outside them: refused.
+        assert_eq!(seen_from(&[m(0, 1000, 2)], &ns), Err(m(0, 1000, 2)));
+        assert_eq!(seen_from(&[m(0, 7, 1)], &ns), Err(m(0, 7, 1)));
+    }
 }

@@ -88,9 +88,28 @@ pub fn write(rel: &str, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The number process `pid` (of the caller's pid namespace) has in the
+/// pinned procfs, which may belong to an ancestor pid namespace (the
+/// host's, seen from a container's init before it mounts its own): a
+/// pidfd's fdinfo gives the pid as the procfs it is read through sees it.
+pub fn pid_of(pid: i32) -> io::Result<i32> {
+    let fd = super::pidfd::open(pid)?;
+    let info = open(&format!("self/fdinfo/{}", fd.as_raw_fd()), OFlag::O_RDONLY)?;
+    let text = io::read_to_string(std::fs::File::from(info))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pid:")?.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no Pid: line in the fdinfo of pid {pid}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pids_are_seen_as_the_procfs_sees_them() {
+        let me = std::process::id() as i32;
+        assert_eq!(pid_of(me).unwrap(), me);
+    }
 
     #[test]
     fn reads_through_pinned_procfs() {

@@ -24,6 +24,7 @@ use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
 use super::protocol::{self, At, Go, InitEnd, SetupError, SetupResult, StartListener, Step};
 use super::spawn::{self, Forked};
 use crate::linux::mounts::MountContext;
+use crate::linux::namespaces::IdMap;
 use crate::linux::{
     capabilities, devices, hooks, lsm, mounts, namespaces, rootfs, sched, shared_root, tty, user,
 };
@@ -401,8 +402,15 @@ fn mount_all(ctx: &InitContext, root: &OwnedFd) -> SetupResult<()> {
         cgroup_path: &plan.cgroup_path,
         new_cgroup_ns: plan.namespaces.has(CloneFlags::CLONE_NEWCGROUP),
     };
+    // One user namespace per distinct mapping, as the runtime keeps them.
+    let mut userns: Vec<(&mounts::Idmap, OwnedFd)> = Vec::new();
     for (i, m) in plan.mounts.iter().enumerate() {
-        let opened = ctx.mount_sources.get(i).and_then(Option::as_ref);
+        let mut opened = ctx.mount_sources.get(i).and_then(Option::as_ref);
+        let idmapped;
+        if let (Some(idmap), None) = (&m.idmap, opened) {
+            idmapped = open_idmapped(plan, i, m, idmap, &mut userns)?;
+            opened = Some(&idmapped);
+        }
         if dev_made_readonly_later(m) {
             let mut rw = m.clone();
             rw.flags.remove(MsFlags::MS_RDONLY);
@@ -412,6 +420,52 @@ fn mount_all(ctx: &InitContext, root: &OwnedFd) -> SetupResult<()> {
         }
     }
     Ok(())
+}
+
+/// An idmapped bind mount the runtime left to the init: one whose source
+/// is inside the rootfs (an earlier mount may cover it), or any when the
+/// runtime is unprivileged. The mapping's user namespace is made here, a
+/// child of the container's, so that the init holds CAP_SYS_ADMIN over it
+/// as the kernel requires; it refuses (EPERM) a filesystem the container's
+/// user namespace does not own, such as the host's disks for a rootless
+/// container.
+fn open_idmapped<'a>(
+    plan: &Plan,
+    i: usize,
+    m: &mounts::MountPlan,
+    idmap: &'a mounts::Idmap,
+    userns: &mut Vec<(&'a mounts::Idmap, OwnedFd)>,
+) -> SetupResult<OwnedFd> {
+    let what = format!("mounts[{i}] {}", m.destination.display());
+    let at = match userns
+        .iter()
+        .position(|u| u.0.uids == idmap.uids && u.0.gids == idmap.gids)
+    {
+        Some(at) => at,
+        None => {
+            let own = |maps: &[IdMap], ns: &[IdMap], field: &str| {
+                if !plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
+                    return Ok(maps.to_vec());
+                }
+                namespaces::seen_from(maps, ns).map_err(|r| {
+                    SetupError::new(Step::Mount, &what).detail(format!(
+                        "{field}: host ids {}..{} are not all mapped into the container's \
+                         user namespace",
+                        r.host,
+                        u64::from(r.host) + u64::from(r.size) - 1
+                    ))
+                })
+            };
+            let uids = own(&idmap.uids, &plan.namespaces.uid_mappings, "uidMappings")?;
+            let gids = own(&idmap.gids, &plan.namespaces.gid_mappings, "gidMappings")?;
+            let fd = spawn::user_namespace(&uids, &gids)
+                .map_err(|e| SetupError::new(Step::Mount, &what).detail(format!("{e:#}")))?;
+            userns.push((idmap, fd));
+            userns.len() - 1
+        }
+    };
+    mounts::open_source(m, Some(userns[at].1.as_fd()))
+        .map_err(|e| SetupError::new(Step::Mount, &what).detail(format!("{e:#}")))
 }
 
 /// A read-only `/dev` of its own is mounted writable and made read-only

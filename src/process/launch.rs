@@ -117,13 +117,16 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
 /// The bind mount sources the runtime opens for the init, by index in
 /// `plan.mounts` (`mounts::open_source`): every idmapped one, and in a new
 /// user namespace made by a privileged runtime every bind, whose source
-/// the mapped root may not be able to reach. A source inside the rootfs is left to the init: an earlier
-/// mount of the container may cover it, and mount order must count.
+/// the mapped root may not be able to reach. A source inside the rootfs is
+/// left to the init (idmapped there too): an earlier mount of the
+/// container may cover it, and mount order must count.
 fn open_mount_sources(plan: &Plan) -> Result<Vec<Option<OwnedFd>>> {
     // Rootless, the runtime reaches no more than the container's root
-    // does (it is that user), and open_tree needs privileges it lacks.
-    let new_userns =
-        plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) && !crate::linux::user::rootless();
+    // does (it is that user), and open_tree needs privileges it lacks: the
+    // init, root of the container's user namespace, makes idmapped mounts
+    // where the kernel lets it (filesystems that namespace owns).
+    let rootless = crate::linux::user::rootless();
+    let new_userns = plan.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) && !rootless;
     // One user namespace per distinct mapping.
     let mut userns: Vec<(&crate::linux::mounts::Idmap, OwnedFd)> = Vec::new();
     let mut out = Vec::with_capacity(plan.mounts.len());
@@ -132,7 +135,7 @@ fn open_mount_sources(plan: &Plan) -> Result<Vec<Option<OwnedFd>>> {
             .source
             .as_ref()
             .is_some_and(|s| s.starts_with(&plan.rootfs));
-        if !m.bind || inside_rootfs || !(new_userns || m.idmap.is_some()) {
+        if !m.bind || inside_rootfs || rootless || !(new_userns || m.idmap.is_some()) {
             out.push(None);
             continue;
         }

@@ -58,7 +58,8 @@ pub fn clone(flags: CloneFlags) -> nix::Result<Forked> {
 
 /// A user namespace with these id maps, for idmapped mounts: a child is
 /// cloned into it only so that the maps can be written, and killed once
-/// the namespace is open (the descriptor keeps the namespace).
+/// the namespace is open (the descriptor keeps the namespace). Its parent
+/// is the caller's user namespace, and the maps are in the caller's ids.
 pub fn user_namespace(
     uids: &[crate::linux::namespaces::IdMap],
     gids: &[crate::linux::namespaces::IdMap],
@@ -66,22 +67,44 @@ pub fn user_namespace(
     use anyhow::Context;
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    match clone(CloneFlags::CLONE_NEWUSER)
-        .context("clone a user namespace for an idmapped mount")?
-    {
-        Forked::Child => {
+    // A container's init is no longer dumpable here, and a non-dumpable
+    // helper's /proc files belong to the host's root, which the init (root
+    // of a user namespace only) may not write to: the helper is forked
+    // while the caller is briefly dumpable, before any process of the
+    // container exists to look.
+    let hidden = !nix::sys::prctl::get_dumpable().context("PR_GET_DUMPABLE")?;
+    if hidden {
+        nix::sys::prctl::set_dumpable(true).context("PR_SET_DUMPABLE")?;
+    }
+    let forked = clone(CloneFlags::CLONE_NEWUSER);
+    let hide_again = || match hidden {
+        true => nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE"),
+        false => Ok(()),
+    };
+    match forked {
+        Err(e) => {
+            hide_again()?;
+            Err(e).context("clone a user namespace for an idmapped mount")
+        }
+        Ok(Forked::Child) => {
             // Gone with the runtime should the runtime die first.
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             loop {
                 nix::unistd::pause();
             }
         }
-        Forked::Parent(pid) => {
-            let ns = crate::linux::namespaces::write_id_maps(pid, uids, gids).and_then(|()| {
-                std::fs::File::open(format!("/proc/{pid}/ns/user"))
-                    .map(std::os::fd::OwnedFd::from)
-                    .context("open its user namespace")
-            });
+        Ok(Forked::Parent(pid)) => {
+            // A container's init calls this too, with the host's procfs.
+            let ns = hide_again()
+                .and_then(|()| {
+                    crate::linux::procfs::pid_of(pid).context("find the helper in /proc")
+                })
+                .and_then(|at| {
+                    crate::linux::namespaces::write_id_maps(at, uids, gids)?;
+                    std::fs::File::open(format!("/proc/{at}/ns/user"))
+                        .map(std::os::fd::OwnedFd::from)
+                        .context("open its user namespace")
+                });
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
             ns

@@ -1196,3 +1196,13 @@ pub fn install_probe(name: &str, abi: &str, dest: &Path) {
     fs::copy(&built, dest).unwrap_or_else(|e| panic!("copy probe to {}: {e}", dest.display()));
     fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Whether the running kernel is at least `major.minor` (tmpfs learned
+/// idmapped mounts in 6.3; the VMs run 6.1).
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|n| n.trim().parse::<u32>().unwrap_or(0));
+    (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (major, minor)
+}

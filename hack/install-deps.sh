@@ -12,6 +12,11 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 # uidmap: newuidmap/newgidmap, for rootless containers that map more than
 # their user's own id (tests/rootless.rs).
 command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
+# lxcfs: the virtual /proc view (tests/proc_view.rs starts its own on a
+# private path); procps: its `free` reads /proc/meminfo (busybox's asks
+# the kernel through sysinfo(2)).
+command -v lxcfs >/dev/null 2>&1 || need="$need lxcfs"
+command -v free >/dev/null 2>&1 || need="$need procps"
 # gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
 [ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
 # libelf-dev, zlib1g-dev, pkg-config: libbpf (cgroup v2 device filters)

@@ -84,8 +84,18 @@ pub struct ChildHooks {
 pub struct Placement<'a> {
     /// `<root>/<id>`, the state directory to be.
     pub state_dir: &'a Path,
+    pub defaults: &'a Defaults,
+}
+
+/// What the runtime's global flags decide for every new container.
+#[derive(Clone, Debug)]
+pub struct Defaults {
     /// `--systemd-cgroup`: `cgroupsPath` names a systemd scope.
     pub systemd_cgroup: bool,
+    /// `--proc-view`, unless the container's annotation says otherwise.
+    pub proc_view: crate::linux::lxcfs::View,
+    /// `--lxcfs-path`: where lxcfs is mounted.
+    pub lxcfs_path: PathBuf,
 }
 
 /// What the container's process needs beyond the raw spec: capabilities
@@ -219,6 +229,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mounts.push(mount_plan(m, &bundle, &namespaces).with_context(|| format!("mounts[{i}]"))?);
     }
+    add_virtual_proc(&spec, at.defaults, &bundle, &namespaces, &mut mounts)?;
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         Some(p) => crate::linux::mounts::propagation(p)
@@ -280,7 +291,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         check_hooks(h)?;
     }
 
-    let (cgroup_path, systemd_unit) = cgroup_placement(&linux, id, at.systemd_cgroup)?;
+    let (cgroup_path, systemd_unit) = cgroup_placement(&linux, id, at.defaults.systemd_cgroup)?;
     let shared_root = shared_mounts.then(|| at.state_dir.join(crate::linux::shared_root::DIR));
     let hooks = spec.hooks().clone().unwrap_or_default();
 
@@ -321,6 +332,48 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         shared_root,
         spec,
     })
+}
+
+/// With a virtual /proc view (linux/lxcfs.rs), lxcfs's files bound over
+/// the container's own, right after its /proc and /sys mounts.
+fn add_virtual_proc(
+    spec: &Spec,
+    defaults: &Defaults,
+    bundle: &Path,
+    namespaces: &Namespaces,
+    mounts: &mut Vec<MountPlan>,
+) -> Result<()> {
+    use crate::linux::lxcfs;
+    let asked = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(lxcfs::ANNOTATION))
+        .map(String::as_str);
+    if lxcfs::view(asked, defaults.proc_view)? == lxcfs::View::Host {
+        return Ok(());
+    }
+    let last = |dest: &str| mounts.iter().rposition(|m| m.destination == Path::new(dest));
+    let Some(proc_at) = last("/proc") else {
+        bail!(
+            "annotations[{:?}] virtual: the config mounts no /proc to virtualise",
+            lxcfs::ANNOTATION
+        );
+    };
+    let sys_at = last("/sys");
+    let mut binds = Vec::new();
+    for (source, dest) in lxcfs::binds(&defaults.lxcfs_path, sys_at.is_some())? {
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination(dest)
+            .typ("bind")
+            .source(source)
+            .options(vec!["rbind".to_string()])
+            .build()
+            .context("a bind of lxcfs")?;
+        binds.push(mount_plan(&m, bundle, namespaces)?);
+    }
+    let at = proc_at.max(sys_at.unwrap_or(0)) + 1;
+    mounts.splice(at..at, binds);
+    Ok(())
 }
 
 /// `linux.personality` and `linux.memoryPolicy`, which every process of

@@ -882,6 +882,44 @@ fn beancounters_and_stats_after_restore() {
     env.assert_no_leftovers(&id);
 }
 
+/// A virtual /proc (lxcfs's files, FUSE, which CRIU cannot dump) comes
+/// back with the container: its files are external mounts, bound again
+/// from the lxcfs the restore names.
+#[test]
+fn a_virtual_proc_survives_checkpoint_and_restore() {
+    if !is_vzrun() {
+        return; // vzrun's own feature
+    }
+    let env = TestEnv::new("ckpt_lxcfs");
+    need_criu(&env);
+    let lxcfs = Lxcfs::start(&env);
+    let flag = lxcfs.flag();
+    let mut pipes = Pipes::default();
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh(COUNTER);
+    b.push_mount(json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs"}));
+    b.config_mut()["linux"]["resources"]["memory"] = json!({"limit": 128 << 20});
+    b.config_mut()["annotations"] = json!({"org.openvz.proc": "virtual"});
+    b.write();
+    let o = pipes.rt(
+        &env,
+        &["run", "--detach", &flag, "--bundle", &b.path(), &id],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    env.track_id(&id);
+    counts_past(&env, &id, 1);
+    let img = images(&env, "img");
+    checkpoint(&env, &id, &img, &[]).assert_ok();
+    let o = restore_with(&env, &mut pipes, &b, &img, &id, &[&flag]);
+    assert_eq!(o.code, 0, "{o}");
+    counts_past(&env, &id, 1);
+    let o = env.rt(&["exec", &id, "grep", "MemTotal", "/proc/meminfo"]);
+    assert!(o.stdout.contains(&format!("{} kB", 128 << 10)), "{o}");
+    env.rt(&["delete", "--force", &id]).assert_ok();
+    env.assert_no_leftovers(&id);
+}
+
 /// The CVE class of runc's and crun's restore: an image whose mount
 /// destination is a symlink to a host path. Restore names external mounts
 /// from the config and refuses a mount point reached through a symlink,

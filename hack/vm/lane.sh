@@ -52,6 +52,24 @@ stage_criu() {
     guest_path=$dir/bin:/bin:/usr/bin:/sbin:/usr/sbin
 }
 
+# lxcfs for the virtual /proc tests in the busybox guest, which has no
+# libc: the host's binary, its libraries and liblxcfs.so (which it
+# dlopens) in the shared tree, run through the host's loader.
+stage_lxcfs() {
+    dir=$(pwd)/.vm.build/lxcfs
+    rm -rf "$dir" && mkdir -p "$dir/bin" "$dir/lib"
+    lxcfs=$(command -v lxcfs) ||
+        { echo "hack/vm/lane.sh: no lxcfs (hack/install-deps.sh installs it)" >&2; exit 1; }
+    plugin=/usr/lib/x86_64-linux-gnu/lxcfs/liblxcfs.so
+    cp "$lxcfs" "$plugin" "$dir/lib/"
+    for f in $(ldd "$lxcfs" "$plugin" | awk '$2 == "=>" {print $3} $1 ~ /^\// && $2 ~ /^\(/ {print $1}' | sort -u); do
+        cp -L "$f" "$dir/lib/"
+    done
+    printf '#!/bin/sh\nexec "%s" --library-path "%s" "%s" "$@"\n' \
+        "$dir/lib/ld-linux-x86-64.so.2" "$dir/lib" "$dir/lib/lxcfs" >"$dir/bin/lxcfs"
+    chmod 755 "$dir/bin/lxcfs"
+}
+
 # The seccomp and hardening tests put small C probes in their containers;
 # the guests have no compiler, so they are built here, where the tests look
 # for them (tests/common: install_probe, in cargo's per-target temp dir).
@@ -77,8 +95,10 @@ for mode in $modes; do
         RUSTFLAGS="-C target-feature=+crt-static" \
             build_tests .vm.build/static.list "checkpoint rootless" --target "$target"
         build_probes "target/$target"
-        hack/vm/run --mode cgroup2 -- hack/vm/guest-tests.sh .vm.build/static.list \
-            "cgroup v2 VM (cgroupfs driver)" || rc=1
+        stage_lxcfs
+        hack/vm/run --mode cgroup2 -- sh -c "PATH=$(pwd)/.vm.build/lxcfs/bin:\$PATH \
+            hack/vm/guest-tests.sh .vm.build/static.list 'cgroup v2 VM (cgroupfs driver)'" ||
+            rc=1
         ;;
     systemd)
         # The rootless tests in a list of their own, without the wrapper:
@@ -88,6 +108,8 @@ for mode in $modes; do
         build_tests .vm.build/rootless.list "" --test rootless --test rootless_cgroup
         build_probes target
         stage_criu
+        stage_lxcfs
+        guest_path=$(pwd)/.vm.build/lxcfs/bin:$guest_path
         # Every runtime call of the tests gets --systemd-cgroup.
         mkdir -p .vm.build/systemd
         printf '#!/bin/sh\nexec %s --systemd-cgroup "$@"\n' "$(pwd)/target/debug/vzrun" \

@@ -112,6 +112,22 @@ load helpers
     p rm -f -t 0 "$n"
 }
 
+@test "podman: a virtual /proc (org.openvz.proc=virtual) tells the container's limits" {
+    [ "$(basename "$RUNTIME")" = vzrun ] || skip "vzrun's own: no other runtime virtualises /proc"
+    run p --runtime-flag "lxcfs-path=$E2E_LXCFS" run --rm --network none \
+        --annotation org.openvz.proc=virtual --memory 256m --cpuset-cpus 0 localhost/busybox-free \
+        sh -c '/usr/bin/free -m | awk "/^Mem:/ {print \$2}"; nproc; grep -c ^processor /proc/cpuinfo'
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 256 ]
+    [ "${lines[1]}" = 1 ]
+    [ "${lines[2]}" = 1 ]
+    # Without the annotation, the host's. (busybox's sh runs its own free
+    # applet for `free`, which asks the kernel.)
+    run p run --rm --network none --memory 256m localhost/busybox-free /usr/bin/free -m
+    [[ "${lines[1]}" != *" 256 "* ]]
+}
+
 @test "podman: pause and unpause" {
     n=$(name pause)
     p run -d --name "$n" --network none localhost/busybox sleep 1000

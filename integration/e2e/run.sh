@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 need=""
 for cmd in podman:podman conmon:conmon containerd:containerd ctr:containerd bats:bats \
     netavark:netavark script:bsdutils busybox:busybox-static iptables:iptables \
-    newuidmap:uidmap setpriv:util-linux useradd:passwd; do
+    newuidmap:uidmap setpriv:util-linux useradd:passwd lxcfs:lxcfs free:procps; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/lib/podman/${cmd%%:*}" ] ||
         need="$need ${cmd#*:}"
 done
@@ -35,6 +35,7 @@ E2E_USER=vzrun-e2e
 export E2E_USER E2E_HOME=$E2E/home E2E_XDG=$E2E/xdg
 made_user=""
 containerd_pid=""
+lxcfs_pid=""
 as_user() {
     timeout -k 5 120 setpriv --reuid "$E2E_USER" --regid "$E2E_USER" --init-groups env -i HOME="$E2E_HOME" \
         USER="$E2E_USER" XDG_RUNTIME_DIR="$E2E_XDG" PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
@@ -71,6 +72,10 @@ cleanup() {
         done
     fi
     grep -o " $E2E[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+    if [ -n "$lxcfs_pid" ]; then
+        kill "$lxcfs_pid" 2>/dev/null
+        wait "$lxcfs_pid" 2>/dev/null
+    fi
     for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent \
         /sys/fs/cgroup/*/vzrun-e2e /sys/fs/cgroup/vzrun-e2e; do
         [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
@@ -113,6 +118,21 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' 
 printf 'root:x:0:\nnobody:x:65534:\n' >"$rootfs/etc/group"
 tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/sh"]' - localhost/busybox >/dev/null
 podman save --format oci-archive -o "$E2E/busybox.tar" localhost/busybox >/dev/null 2>&1
+# The same with procps' free, which reads /proc/meminfo (busybox's asks
+# the kernel through sysinfo(2)), and its libraries.
+for f in /usr/bin/free $(ldd /usr/bin/free | awk '$2 == "=>" {print $3} $1 ~ /^\// && $2 ~ /^\(/ {print $1}'); do
+    install -D "$f" "$rootfs$f"
+done
+tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/sh"]' - localhost/busybox-free \
+    >"$E2E/import.log" 2>&1 || { cat "$E2E/import.log" >&2; exit 1; }
+
+# lxcfs for the virtual /proc (vzrun's org.openvz.proc): on a private
+# mount point, stopped by its pid at the end.
+mkdir -p "$E2E/lxcfs"
+lxcfs -f -p "$E2E/lxcfs.pid" "$E2E/lxcfs" >"$E2E/lxcfs.log" 2>&1 &
+lxcfs_pid=$!
+export E2E_LXCFS=$E2E/lxcfs
+for _ in $(seq 100); do [ -e "$E2E/lxcfs/proc/meminfo" ] && break; sleep 0.1; done
 
 # Rootless podman: the user, its runtime dir and the image.
 id "$E2E_USER" >/dev/null 2>&1 && { echo "e2e: user $E2E_USER exists already" >&2; exit 1; }

@@ -46,7 +46,7 @@ impl CreateArgs {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
-            systemd_cgroup: g.systemd_cgroup,
+            defaults: g.defaults(),
             foreground: false,
         }
     }

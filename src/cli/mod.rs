@@ -170,6 +170,36 @@ pub struct Global {
     /// Path to the criu binary (checkpoint and restore)
     #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
+
+    /// What a new container's /proc shows unless its annotation
+    /// org.openvz.proc says otherwise: the host's, or lxcfs's view of the
+    /// container's own limits
+    #[arg(long = "proc-view", global = true, value_enum, default_value = "host")]
+    pub proc_view: ProcView,
+
+    /// Where lxcfs is mounted (for the virtual /proc view)
+    #[arg(long = "lxcfs-path", global = true, default_value = crate::container::LXCFS_PATH)]
+    pub lxcfs_path: PathBuf,
+}
+
+impl Global {
+    /// What the global flags decide for every new container.
+    pub fn defaults(&self) -> crate::container::Defaults {
+        crate::container::Defaults {
+            systemd_cgroup: self.systemd_cgroup,
+            proc_view: match self.proc_view {
+                ProcView::Host => crate::container::ProcView::Host,
+                ProcView::Virtual => crate::container::ProcView::Virtual,
+            },
+            lxcfs_path: self.lxcfs_path.clone(),
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcView {
+    Host,
+    Virtual,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

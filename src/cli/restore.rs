@@ -52,6 +52,6 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         no_pivot: a.no_pivot,
         lsm_profile: a.lsm_profile.as_deref(),
         lsm_mount_context: a.lsm_mount_context.as_deref(),
-        systemd_cgroup: g.systemd_cgroup,
+        defaults: g.defaults(),
     })
 }

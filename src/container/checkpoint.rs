@@ -232,11 +232,11 @@ pub fn private_dir(p: &Path) -> Result<std::fs::File> {
 }
 
 /// The container's mounts that come from the host, by their path inside
-/// the container: the config's bind mounts, and (without a cgroup
-/// namespace) the cgroup directories the runtime binds at or below a
-/// `cgroup` mount. Taken from the config (never from paths resolved in the
-/// image), and for the cgroup binds from the kernel's mount table of the
-/// init at or below the config's cgroup destination.
+/// the container: the config's bind mounts, (without a cgroup namespace)
+/// the cgroup directories the runtime binds at or below a `cgroup` mount,
+/// and lxcfs's files of a virtual /proc (FUSE, which CRIU cannot dump).
+/// Taken from the config (never from paths resolved in the image), and
+/// for the others from the kernel's mount table of the init.
 pub fn external_mounts(state: &State) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cgroup_dests = Vec::new();
@@ -259,17 +259,20 @@ pub fn external_mounts(state: &State) -> Result<Vec<String>> {
             cgroup_dests.push(dest);
         }
     }
-    if !cgroup_dests.is_empty() {
-        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", state.pid))
-            .context("read the container's mount table")?;
-        for line in info.lines() {
-            let mut f = line.split(' ');
-            let Some(point) = f.nth(4) else { continue };
-            let fstype = line.split(" - ").nth(1).and_then(|r| r.split(' ').next());
-            let below = cgroup_dests.iter().any(|d| Path::new(point).starts_with(d));
-            if below && matches!(fstype, Some("cgroup") | Some("cgroup2")) {
-                out.push(point.to_string());
-            }
+    let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", state.pid))
+        .context("read the container's mount table")?;
+    for line in info.lines() {
+        let mut f = line.split(' ');
+        let Some(point) = f.nth(4) else { continue };
+        let fstype = line.split(" - ").nth(1).and_then(|r| r.split(' ').next());
+        let below = cgroup_dests.iter().any(|d| Path::new(point).starts_with(d));
+        let ours = match fstype {
+            Some("cgroup") | Some("cgroup2") => below,
+            Some("fuse.lxcfs") => true,
+            _ => false,
+        };
+        if ours && !out.iter().any(|o| o == point) {
+            out.push(point.to_string());
         }
     }
     Ok(out)

@@ -28,7 +28,7 @@ pub struct CreateOpts<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
-    pub systemd_cgroup: bool,
+    pub defaults: super::Defaults,
     /// `run` in the foreground: a terminal without `--console-socket` is
     /// proxied by the runtime itself.
     pub foreground: bool,
@@ -60,7 +60,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
         id,
         &Placement {
             state_dir: &o.root.join(id),
-            systemd_cgroup: o.systemd_cgroup,
+            defaults: &o.defaults,
         },
     )?;
     if let Some(f) = &plan.seccomp {

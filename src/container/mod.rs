@@ -32,8 +32,9 @@ pub use status::{Live, OciState};
 
 // What the CLI needs from the floors below, so that it talks to this
 // module only.
+pub use crate::linux::lxcfs::{DEFAULT_PATH as LXCFS_PATH, View as ProcView};
 pub use crate::process::readonly_exe::ensure as reexec_from_readonly_binary;
-pub use crate::spec::OCI_VERSION;
+pub use crate::spec::{Defaults, OCI_VERSION};
 pub use crate::state::{DEFAULT_ROOT, Status};
 
 /// The runtime-spec state that hooks read on stdin, for a container being

@@ -35,7 +35,7 @@ pub struct RestoreOpts<'a> {
     pub no_pivot: bool,
     pub lsm_profile: Option<&'a str>,
     pub lsm_mount_context: Option<&'a str>,
-    pub systemd_cgroup: bool,
+    pub defaults: super::Defaults,
 }
 
 /// Where CRIU gets the rootfs as a mount point of its own, in the state
@@ -83,7 +83,7 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
         id,
         &Placement {
             state_dir: &o.root.join(id),
-            systemd_cgroup: o.systemd_cgroup,
+            defaults: &o.defaults,
         },
     )?;
     let signals = Signals::forwarded();

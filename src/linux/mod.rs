@@ -11,6 +11,7 @@ pub mod devices;
 pub mod fs;
 pub mod hooks;
 pub mod lsm;
+pub mod lxcfs;
 pub mod mounts;
 pub mod namespaces;
 pub mod netdev;

@@ -1206,3 +1206,53 @@ pub fn kernel_at_least(major: u32, minor: u32) -> bool {
         .map(|n| n.trim().parse::<u32>().unwrap_or(0));
     (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (major, minor)
 }
+
+/// An lxcfs of the test's own, unmounted and stopped (by its pid) at the
+/// end.
+pub struct Lxcfs {
+    pub mnt: PathBuf,
+    child: std::process::Child,
+}
+
+impl Lxcfs {
+    pub fn start(env: &TestEnv) -> Lxcfs {
+        let dir = env.mkdir("lxcfs");
+        let mnt = dir.join("mnt");
+        fs::create_dir_all(&mnt).unwrap();
+        let child = Command::new("lxcfs")
+            .arg("-f")
+            .arg("-p")
+            .arg(dir.join("pid"))
+            .arg(&mnt)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.join("log")).unwrap())
+            .stderr(Stdio::from(fs::File::create(dir.join("err")).unwrap()))
+            .spawn()
+            .expect("start lxcfs (Debian's lxcfs package; hack/install-deps.sh installs it)");
+        let l = Lxcfs { mnt, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !l.mnt.join("proc/meminfo").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "lxcfs did not mount {} in 20 s: {}",
+                l.mnt.display(),
+                fs::read_to_string(dir.join("err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        l
+    }
+
+    /// The runtime's flag naming this lxcfs.
+    pub fn flag(&self) -> String {
+        format!("--lxcfs-path={}", self.mnt.display())
+    }
+}
+
+impl Drop for Lxcfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

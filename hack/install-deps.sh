@@ -17,6 +17,8 @@ command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 # the kernel through sysinfo(2)).
 command -v lxcfs >/dev/null 2>&1 || need="$need lxcfs"
 command -v free >/dev/null 2>&1 || need="$need procps"
+# btrfs-progs: the disk quota tests make loop-mounted btrfs filesystems.
+command -v mkfs.btrfs >/dev/null 2>&1 || need="$need btrfs-progs"
 # gcc-multilib: the seccomp tests build a 32-bit probe for the i386 ABI.
 [ -e /usr/lib32/libc.a ] || need="$need gcc-multilib"
 # libelf-dev, zlib1g-dev, pkg-config: libbpf (cgroup v2 device filters)

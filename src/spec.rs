@@ -57,6 +57,9 @@ pub struct Plan {
     pub systemd_unit: Option<String>,
     /// `linux.resources` with the beancounter annotations folded in.
     pub resources: LinuxResources,
+    /// The disk quota the beancounter annotations ask for (diskspace,
+    /// diskinodes), which the filesystem enforces (linux/quota.rs).
+    pub disk_quota: Option<(crate::linux::quota::Pair, Option<crate::linux::quota::Pair>)>,
     /// `linux.personality` and `linux.memoryPolicy`, for the init and
     /// exec'd processes alike.
     pub personality: Option<libc::c_ulong>,
@@ -203,6 +206,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
     let warn = &mut |w: String| crate::logging::warn(format!("container {id}: {w}"));
     crate::cgroups::ubc::merge(&ubc, &mut resources, &explicit, warn).context("annotations")?;
     crate::cgroups::check_resources(&resources).context("linux.resources")?;
+    let disk_quota = crate::cgroups::ubc::disk(&ubc);
     if let Some(pp) = process.as_mut() {
         for (resource, soft, hard) in crate::cgroups::ubc::rlimits(&ubc) {
             let (name, ubc_name) = if resource == nix::sys::resource::Resource::RLIMIT_MEMLOCK {
@@ -329,6 +333,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
         cgroup_path,
         systemd_unit,
         resources,
+        disk_quota,
         shared_root,
         spec,
     })
@@ -352,7 +357,11 @@ fn add_virtual_proc(
     if lxcfs::view(asked, defaults.proc_view)? == lxcfs::View::Host {
         return Ok(());
     }
-    let last = |dest: &str| mounts.iter().rposition(|m| m.destination == Path::new(dest));
+    let last = |dest: &str| {
+        mounts
+            .iter()
+            .rposition(|m| m.destination == Path::new(dest))
+    };
     let Some(proc_at) = last("/proc") else {
         bail!(
             "annotations[{:?}] virtual: the config mounts no /proc to virtualise",

@@ -87,7 +87,24 @@ pub struct State<C = Spec> {
     /// its own (pause, update, stats) is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_cgroup: bool,
+    /// A disk quota set for the container, recorded before it is set so
+    /// that `delete` lifts it whatever happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_quota: Option<DiskQuota>,
     pub config: C,
+}
+
+/// What linux/quota.rs set: its kind (`btrfs` or `project`), the directory
+/// whose filesystem enforces it, the subvolume or project id, and the
+/// barrier:limit pairs (bytes; inodes), `null` for unlimited.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct DiskQuota {
+    pub kind: String,
+    pub path: PathBuf,
+    pub id: u64,
+    pub space: (Option<u64>, Option<u64>),
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inodes: Option<(Option<u64>, Option<u64>)>,
 }
 
 /// The part of the config a state's reader needs to show it.
@@ -124,9 +141,40 @@ pub struct StateDir {
     dir: File,
 }
 
+/// A state root must be the caller's own and writable by nobody else:
+/// state found in another user's directory (a shared XDG_RUNTIME_DIR, a
+/// planted `vzrun` directory) would name the pids to signal and the hooks
+/// to run as the caller.
+fn check_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("state root {}", root.display())),
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "state root {}: owned by uid {}, not by this user (uid {me}); refusing another \
+             user's state (use --root)",
+            root.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "state root {}: writable by others (mode {:o}); refusing state anyone could plant",
+            root.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
 impl StateDir {
     /// Makes the directory of a new container; fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        check_root(root)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -149,6 +197,7 @@ impl StateDir {
     /// Opens and locks an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         check_id(id)?;
+        check_root(root)?;
         let path = root.join(id);
         let dir = match File::open(&path) {
             Ok(d) => d,
@@ -270,17 +319,20 @@ fn load_file<C: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<Sta
 /// atomically, so a reader never sees half a file.
 pub fn read(root: &Path, id: &str) -> Result<State> {
     check_id(id)?;
+    check_root(root)?;
     load_file(&root.join(id), id)
 }
 
 /// [`read`] without parsing the config beyond its annotations.
 pub fn read_summary(root: &Path, id: &str) -> Result<State<Annotations>> {
     check_id(id)?;
+    check_root(root)?;
     load_file(&root.join(id), id)
 }
 
 /// Every container id under `root`, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    check_root(root)?;
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

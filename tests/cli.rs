@@ -373,3 +373,23 @@ fn list_with_a_missing_root_fails() {
     let o = env.rt_raw(&["--root", &empty.display().to_string(), "list", "-q"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o}");
 }
+
+/// `--rootless` as runc's, where vzrun can honour it: `auto`, or the value
+/// that matches how it runs; the other value is refused, not ignored.
+#[test]
+fn rootless_flag_values() {
+    if !is_vzrun() {
+        return; // runc takes the value as a hint
+    }
+    let env = TestEnv::new("cli_rootless_flag");
+    std::fs::create_dir_all(&env.root).unwrap();
+    for ok in ["--rootless=auto", "--rootless=false"] {
+        env.rt(&[ok, "list"]).assert_ok();
+    }
+    let o = env.rt(&["--rootless=true", "list"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("--rootless=true: not supported"), "{o}");
+    let o = env.rt(&["--rootless=maybe", "list"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("invalid value"), "{o}");
+}

@@ -240,10 +240,77 @@ fn an_unprivileged_user_runs_containers() {
     assert_ne!(o.code, 0, "{o}");
     let o = run(&b, &["state", "rl-bg"]);
     assert!(o.stdout.contains("running"), "{o}");
+    // Nor is state in a root someone else made (a planted one) believed.
+    if is_vzrun() {
+        let planted = env.mkdir("planted");
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).unwrap();
+        let p = planted.display().to_string();
+        let o = run(&b, &["--root", &p, "list"]);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("not by this user"), "{o}");
+    }
     run(&b, &["kill", "rl-bg", "KILL"]).assert_ok();
     run(&b, &["delete", "--force", "rl-bg"]).assert_ok();
     assert_eq!(run(&b, &["list", "-q"]).stdout.trim(), "");
     assert!(!Path::new(&format!("/proc/{pid}")).exists() || proc_gone(pid));
+
+    // Without a cgroup and without a pid namespace of its own, the
+    // container's processes cannot be told from the user's others:
+    // `kill --all` and `ps` refuse instead of signalling all of them.
+    if is_vzrun() {
+        let mut b = rootless_bundle(&env, &user, &xdg, &["sleep", "1000"]);
+        let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        // (A new procfs needs a pid namespace the user owns: the host's
+        // /proc is bound instead, as runc's rootless examples do.)
+        for m in b.config["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/proc" {
+                *m = json!({"destination": "/proc", "type": "bind", "source": "/proc",
+                            "options": ["rbind"]});
+            }
+        }
+        b.write();
+        struct Bystander(std::process::Child);
+        impl Drop for Bystander {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut bystander = Bystander(
+            Command::new("setpriv")
+                .args([
+                    "--reuid",
+                    USER,
+                    "--regid",
+                    USER,
+                    "--clear-groups",
+                    "sleep",
+                    "1000",
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let o = run(&b, &["run", "-d", "rl-hostpid"]);
+        assert_eq!(o.code, 0, "{o}");
+        let o = run(&b, &["kill", "--all", "rl-hostpid", "KILL"]);
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("no pid namespace of its own"), "{o}");
+        let o = run(&b, &["ps", "rl-hostpid"]);
+        assert_ne!(o.code, 0, "{o}");
+        assert!(
+            bystander.0.try_wait().unwrap().is_none(),
+            "the user's sleep was killed"
+        );
+        run(&b, &["delete", "--force", "rl-hostpid"]).assert_ok();
+        assert!(
+            bystander.0.try_wait().unwrap().is_none(),
+            "the user's sleep was killed"
+        );
+    }
 
     // Limits need a cgroup the user may write: refused by name, nothing
     // left behind.

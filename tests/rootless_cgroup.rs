@@ -65,7 +65,7 @@ fn limits_in_a_cgroup_delegated_to_the_user() {
         assert_eq!(read("memory.max"), (64 << 20).to_string());
         assert_eq!(read("memory.low"), (32 << 20).to_string());
         assert_eq!(read("memory.high"), "100003840");
-        assert_eq!(read("cpu.weight"), "20");
+        assert_eq!(read("cpu.weight"), "59");
         assert_eq!(read("cpu.max"), "50000 100000");
         assert_eq!(read("cpuset.cpus"), "0");
     }

@@ -90,10 +90,10 @@ for mode in $modes; do
     cgroup2)
         target=x86_64-unknown-linux-gnu
         echo "hack/vm/lane.sh: not here: tests/checkpoint.rs (runs on the host and in the" \
-            "systemd VM) and tests/rootless.rs (host only: this guest has no useradd;" \
-            "tests/rootless_cgroup.rs runs)"
+            "systemd VM), tests/rootless.rs (host and systemd VM: this guest has no useradd;" \
+            "tests/rootless_cgroup.rs runs) and tests/disk_quota.rs (host only)"
         RUSTFLAGS="-C target-feature=+crt-static" \
-            build_tests .vm.build/static.list "checkpoint rootless" --target "$target"
+            build_tests .vm.build/static.list "checkpoint rootless disk_quota" --target "$target"
         build_probes "target/$target"
         stage_lxcfs
         hack/vm/run --mode cgroup2 -- sh -c "PATH=$(pwd)/.vm.build/lxcfs/bin:\$PATH \
@@ -104,7 +104,8 @@ for mode in $modes; do
         # The rootless tests in a list of their own, without the wrapper:
         # they run as their users, with the cgroupfs driver, and with
         # --systemd-cgroup through the user's own systemd instance.
-        build_tests .vm.build/tests.list "rootless rootless_cgroup"
+        # Disk quotas (loop-mounted btrfs) are tested on the host only.
+        build_tests .vm.build/tests.list "rootless rootless_cgroup disk_quota"
         build_tests .vm.build/rootless.list "" --test rootless --test rootless_cgroup
         build_probes target
         stage_criu

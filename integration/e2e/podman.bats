@@ -128,6 +128,26 @@ load helpers
     [[ "${lines[1]}" != *" 256 "* ]]
 }
 
+@test "podman: a disk quota (org.openvz.ubc.diskspace) on the btrfs storage driver" {
+    [ "$(basename "$RUNTIME")" = vzrun ] || skip "vzrun's own: no other runtime sets disk quotas"
+    # podman's btrfs driver on a loop-mounted btrfs of this run's, with
+    # storage of its own: each container's layer is a subvolume.
+    truncate -s 1G "$E2E/btrfs.img"
+    mkfs.btrfs -q "$E2E/btrfs.img"
+    mkdir -p "$E2E/btrfs"
+    mount -o loop "$E2E/btrfs.img" "$E2E/btrfs"
+    pb() { p --root "$E2E/btrfs/storage" --runroot "$E2E/btrfs-run" --storage-driver btrfs "$@"; }
+    pb load -i "$E2E/busybox.tar" >/dev/null
+    run pb run --rm --network none --annotation org.openvz.ubc.diskspace=100m:120m \
+        localhost/busybox sh -c 'dd if=/dev/zero of=/big bs=1M count=200; ls -l /big'
+    echo "$output"
+    [[ "$output" == *"Disk quota exceeded"* ]]
+    size=$(echo "$output" | awk '/big$/ {print $5}')
+    [ "$size" -le $((120 << 20)) ]
+    pb system reset -f >/dev/null 2>&1
+    umount "$E2E/btrfs"
+}
+
 @test "podman: pause and unpause" {
     n=$(name pause)
     p run -d --name "$n" --network none localhost/busybox sleep 1000

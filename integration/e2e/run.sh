@@ -16,7 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 need=""
 for cmd in podman:podman conmon:conmon containerd:containerd ctr:containerd bats:bats \
     netavark:netavark script:bsdutils busybox:busybox-static iptables:iptables \
-    newuidmap:uidmap setpriv:util-linux useradd:passwd lxcfs:lxcfs free:procps; do
+    newuidmap:uidmap setpriv:util-linux useradd:passwd lxcfs:lxcfs free:procps \
+    mkfs.btrfs:btrfs-progs; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/lib/podman/${cmd%%:*}" ] ||
         need="$need ${cmd#*:}"
 done

@@ -30,7 +30,7 @@ impl Cgroup {
             memory(m, &mut files)?;
         }
         if let Some(c) = r.cpu() {
-            cpu(c, &mut files)?;
+            cpu(c, &dir, &mut files)?;
         }
         if let Some(b) = r.block_io() {
             block_io(b, &mut files)?;
@@ -87,18 +87,25 @@ fn memory(m: &LinuxMemory, files: &mut Vec<(&str, String, String)>) -> Result<()
     if m.swappiness().is_some() {
         bail!("linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness");
     }
-    if m.kernel().is_some_and(|k| k > 0) || m.kernel_tcp().is_some_and(|k| k > 0) {
+    if m.kernel().is_some_and(|k| k > 0) {
         bail!("linux.resources.memory.kernel: cgroup v2 has no separate kernel memory limit");
     }
-    if let Some(l) = m.limit() {
+    if m.kernel_tcp().is_some_and(|k| k > 0) {
+        bail!("linux.resources.memory.kernelTCP: cgroup v2 has no separate TCP memory limit");
+    }
+    if m.disable_oom_killer() == Some(true) {
+        bail!("linux.resources.memory.disableOOMKiller: cgroup v2 cannot turn the OOM killer off");
+    }
+    // 0, as everywhere in runc's configs, leaves the value alone.
+    if let Some(l) = m.limit().filter(|l| *l != 0) {
         files.push(("memory", "memory.max".into(), bytes(l)));
     }
-    if let Some(l) = m.reservation() {
+    if let Some(l) = m.reservation().filter(|l| *l != 0) {
         files.push(("memory", "memory.low".into(), bytes(l)));
     }
     // The spec's swap is memory plus swap (v1's memsw); v2 limits swap
     // alone.
-    if let Some(s) = m.swap() {
+    if let Some(s) = m.swap().filter(|s| *s != 0) {
         let v = match (s, m.limit()) {
             (-1, _) => "max".to_string(),
             (s, Some(l)) if l >= 0 => (s - l).to_string(),
@@ -112,21 +119,30 @@ fn memory(m: &LinuxMemory, files: &mut Vec<(&str, String, String)>) -> Result<()
     Ok(())
 }
 
-fn cpu(c: &LinuxCpu, files: &mut Vec<(&str, String, String)>) -> Result<()> {
-    if c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0) {
+fn cpu(c: &LinuxCpu, dir: &Path, files: &mut Vec<(&str, String, String)>) -> Result<()> {
+    if c.realtime_runtime().is_some_and(|v| v != 0) {
         bail!("linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time CPU budget");
     }
-    if let Some(shares) = c.shares() {
-        // The kernel's own conversion (cgroup v1 shares to v2 weight).
-        let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
-        files.push(("cpu", "cpu.weight".into(), weight.to_string()));
+    if c.realtime_period().is_some_and(|v| v != 0) {
+        bail!("linux.resources.cpu.realtimePeriod: cgroup v2 has no real-time CPU budget");
     }
-    if c.quota().is_some() || c.period().is_some() {
-        let period = c.period().unwrap_or(100_000);
-        let quota = match c.quota() {
+    if let Some(shares) = c.shares().filter(|s| *s != 0) {
+        files.push(("cpu", "cpu.weight".into(), weight_of(shares).to_string()));
+    }
+    let quota = c.quota().filter(|q| *q != 0);
+    let period = c.period().filter(|p| *p != 0);
+    if quota.is_some() || period.is_some() {
+        // The half not given stays as it is (an update of the period alone
+        // must not lift the quota).
+        let now = std::fs::read_to_string(dir.join("cpu.max")).unwrap_or_default();
+        let mut now = now.split_whitespace();
+        let (now_quota, now_period) = (now.next().unwrap_or("max"), now.next().unwrap_or("100000"));
+        let quota = match quota {
             Some(q) if q > 0 => q.to_string(),
-            _ => "max".into(),
+            Some(_) => "max".into(),
+            None => now_quota.to_string(),
         };
+        let period = period.map_or(now_period.to_string(), |p| p.to_string());
         files.push(("cpu", "cpu.max".into(), format!("{quota} {period}")));
     }
     if let Some(b) = c.burst() {
@@ -143,6 +159,22 @@ fn cpu(c: &LinuxCpu, files: &mut Vec<(&str, String, String)>) -> Result<()> {
         files.push(("cpu.cpus", "cpuset.cpus".into(), cpus));
     }
     Ok(())
+}
+
+/// cgroup v1 shares (2..262144, default 1024) as a v2 weight (1..10000,
+/// default 100): the quadratic fit of runc 1.3.2's release notes, which
+/// keeps the ends and the defaults, and which the privileged path's
+/// libcgroups uses too.
+fn weight_of(shares: u64) -> u64 {
+    if shares <= 2 {
+        return 1;
+    }
+    if shares >= 262_144 {
+        return 10_000;
+    }
+    let l = (shares as f64).log2();
+    let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+    (10f64.powf(exponent).ceil() as u64).clamp(1, 10_000)
 }
 
 fn block_io(b: &LinuxBlockIo, files: &mut Vec<(&str, String, String)>) -> Result<()> {
@@ -201,6 +233,14 @@ mod tests {
             .unwrap();
         let e = memory(&m, &mut Vec::new()).unwrap_err().to_string();
         assert!(e.contains("memory.swappiness"), "{e}");
+    }
+
+    #[test]
+    fn shares_map_to_weights_as_on_the_privileged_path() {
+        assert_eq!(weight_of(2), 1);
+        assert_eq!(weight_of(1024), 100);
+        assert_eq!(weight_of(512), 59);
+        assert_eq!(weight_of(262_144), 10_000);
     }
 
     #[test]

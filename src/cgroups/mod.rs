@@ -146,7 +146,13 @@ impl Cgroup {
             // A parent the caller may not write (rootless without
             // delegation) fails here as the io error it is: libcgroups'
             // own error would not say so to the caller.
-            if let Err(e) = nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK) {
+            // The effective ids decide, as for the writes that follow.
+            if let Err(e) = nix::unistd::faccessat(
+                None,
+                &dir,
+                nix::unistd::AccessFlags::W_OK,
+                nix::fcntl::AtFlags::AT_EACCESS,
+            ) {
                 return Err(std::io::Error::from(e))
                     .with_context(|| format!("create cgroup below {}", dir.display()));
             }
@@ -907,17 +913,48 @@ pub fn read_keyed(path: &Path, controller: &str, name: &str) -> Vec<(String, u64
         .collect()
 }
 
-/// Checks values the kernel would refuse or misread, before anything is
-/// written: the caller names the field, this names the value.
-/// The first `linux.resources` field that sets a limit (device rules
-/// are not limits: without a cgroup the user namespace keeps devices from
-/// the container anyway).
+/// The first `linux.resources` field that sets a limit, judged by value
+/// (an empty `cpu: {}`, a 0 or -1 that leaves the value alone, are not
+/// limits; a pids limit of 0 is, since runtime-spec 1.3). Device rules are
+/// not limits: without a cgroup the user namespace keeps devices from the
+/// container anyway.
 pub fn limits_set(r: &LinuxResources) -> Option<&'static str> {
+    let pos = |v: Option<i64>| v.is_some_and(|v| v > 0);
+    let memory = r.memory().as_ref().is_some_and(|m| {
+        pos(m.limit())
+            || pos(m.reservation())
+            || pos(m.swap())
+            || pos(m.kernel())
+            || pos(m.kernel_tcp())
+            || m.swappiness().is_some()
+            || m.disable_oom_killer() == Some(true)
+    });
+    let cpu = r.cpu().as_ref().is_some_and(|c| {
+        c.shares().is_some_and(|s| s > 0)
+            || pos(c.quota())
+            || c.cpus().as_ref().is_some_and(|s| !s.is_empty())
+            || c.mems().as_ref().is_some_and(|s| !s.is_empty())
+            || pos(c.realtime_runtime())
+            || c.burst().is_some_and(|b| b > 0)
+            || c.idle().is_some_and(|i| i != 0)
+    });
+    let block_io = r.block_io().as_ref().is_some_and(|b| {
+        let any = |v: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
+            v.as_ref().is_some_and(|v| !v.is_empty())
+        };
+        b.weight().is_some()
+            || b.leaf_weight().is_some()
+            || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+            || any(b.throttle_read_bps_device())
+            || any(b.throttle_write_bps_device())
+            || any(b.throttle_read_iops_device())
+            || any(b.throttle_write_iops_device())
+    });
     let set = [
-        ("memory", r.memory().is_some()),
-        ("cpu", r.cpu().is_some()),
-        ("pids", r.pids().is_some()),
-        ("blockIO", r.block_io().is_some()),
+        ("memory", memory),
+        ("cpu", cpu),
+        ("pids", r.pids().as_ref().is_some_and(|p| p.limit() >= 0)),
+        ("blockIO", block_io),
         (
             "hugepageLimits",
             r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
@@ -932,6 +969,8 @@ pub fn limits_set(r: &LinuxResources) -> Option<&'static str> {
     set.into_iter().find(|(_, on)| *on).map(|(f, _)| f)
 }
 
+/// Checks values the kernel would refuse or misread, before anything is
+/// written: the caller names the field, this names the value.
 pub fn check_resources(r: &LinuxResources) -> Result<()> {
     if let Some(m) = r.memory() {
         for (field, v) in [
@@ -1208,6 +1247,31 @@ mod tests {
         assert_eq!(
             user("app.slice:v:1"),
             "/user.slice/user-1000.slice/user@1000.service/app.slice/v-1.scope"
+        );
+    }
+
+    #[test]
+    fn limits_are_judged_by_value() {
+        let r = |j: serde_json::Value| -> LinuxResources { serde_json::from_value(j).unwrap() };
+        assert_eq!(
+            limits_set(&r(serde_json::json!({"cpu": {}, "blockIO": {}}))),
+            None
+        );
+        assert_eq!(
+            limits_set(&r(serde_json::json!({"pids": {"limit": -1}}))),
+            None
+        );
+        assert_eq!(
+            limits_set(&r(serde_json::json!({"memory": {"limit": 0}}))),
+            None
+        );
+        assert_eq!(
+            limits_set(&r(serde_json::json!({"pids": {"limit": 0}}))),
+            Some("pids")
+        );
+        assert_eq!(
+            limits_set(&r(serde_json::json!({"cpu": {"cpus": "0"}}))),
+            Some("cpu")
         );
     }
 

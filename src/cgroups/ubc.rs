@@ -36,6 +36,8 @@ pub const RESOURCES: &[&str] = &[
     "numfile",
     "cpuunits",
     "cpulimit",
+    "diskspace",
+    "diskinodes",
 ];
 
 /// A `barrier:limit` pair in the resource's base unit (bytes for the page
@@ -236,12 +238,48 @@ pub fn merge(
                 "beancounter shmpages: cgroups cannot limit shared memory apart from the rest \
                  of memory; it is accounted only (use physpages)"
             ),
-            // rlimits, applied by the caller.
-            "lockedpages" | "numfile" => {}
+            // rlimits and disk quota, applied by the caller.
+            "lockedpages" | "numfile" | "diskspace" | "diskinodes" => {}
             other => bail!("unknown beancounter {other:?}"),
         }
     }
     Ok(())
+}
+
+/// The disk quota the settings ask for: diskspace and diskinodes as
+/// (barrier, limit); `None` when neither is set.
+#[allow(clippy::type_complexity)]
+pub fn disk(
+    settings: &BTreeMap<String, Setting>,
+) -> Option<(
+    (Option<u64>, Option<u64>),
+    Option<(Option<u64>, Option<u64>)>,
+)> {
+    let pair = |s: &Setting| (s.barrier, s.limit);
+    let space = settings.get("diskspace").map(pair);
+    let inodes = settings.get("diskinodes").map(pair);
+    (space.is_some() || inodes.is_some()).then(|| (space.unwrap_or((None, None)), inodes))
+}
+
+/// A disk quota's row: `held` as the filesystem counts it, the peak kept
+/// with the others.
+pub fn disk_row(
+    resource: &str,
+    held: u64,
+    (barrier, limit): (Option<u64>, Option<u64>),
+    peaks: &mut Peaks,
+) -> Row {
+    let p = peaks.entry(resource.to_string()).or_insert(0);
+    *p = (*p).max(held);
+    Row {
+        resource: resource.to_string(),
+        held,
+        maxheld: *p,
+        barrier: barrier.unwrap_or(UNLIMITED),
+        limit: limit.unwrap_or(UNLIMITED),
+        // The filesystems keep no count of refused writes.
+        failcnt: 0,
+    }
 }
 
 /// One line of the table.
@@ -597,6 +635,11 @@ mod tests {
                 .contains("above")
         );
         assert!(parse("physpages", "12x").is_err());
+        // Disk space is in bytes, inodes are counts.
+        let s = parse("diskspace", "100m:120m").unwrap();
+        assert_eq!((s.barrier, s.limit), (Some(100 << 20), Some(120 << 20)));
+        let s = parse("diskinodes", "1000:2000").unwrap();
+        assert_eq!((s.barrier, s.limit), (Some(1000), Some(2000)));
     }
 
     #[test]

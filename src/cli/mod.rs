@@ -272,10 +272,20 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
         crate::container::reexec_from_readonly_binary()?;
     }
-    if let Some(r) = &g.rootless
-        && !matches!(r.as_str(), "true" | "false" | "auto")
-    {
-        anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)");
+    // vzrun is rootless exactly when it lacks root's privileges in the
+    // initial user namespace; a value that says otherwise cannot be
+    // honoured, and is refused rather than ignored.
+    let rootless = crate::container::runs_rootless();
+    match g.rootless.as_deref() {
+        None | Some("auto") => {}
+        Some("true") if rootless => {}
+        Some("false") if !rootless => {}
+        Some(r @ ("true" | "false")) => anyhow::bail!(
+            "--rootless={r}: not supported: vzrun runs rootless exactly when it lacks root's \
+             privileges in the initial user namespace, and here it {}",
+            if rootless { "does" } else { "has them" }
+        ),
+        Some(r) => anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)"),
     }
     // Commands that only print end as runc's do when their reader goes
     // away (`vzrun list | head -1`): killed by SIGPIPE rather than a panic

@@ -118,6 +118,9 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
             {
                 crate::logging::warn(format!("container {id}: cleanup: {ce:#}"));
             }
+            if let Err(qe) = super::lift_disk_quota(&state) {
+                crate::logging::warn(format!("container {id}: cleanup: {qe:#}"));
+            }
             // Once prestart/createRuntime hooks ran (say, network setup),
             // poststop hooks must undo them (runtime-spec: "continue the
             // lifecycle at delete").
@@ -174,6 +177,7 @@ pub fn new_container(
         new_keyring,
         shared_root: false,
         no_cgroup: false,
+        disk_quota: None,
         config: plan.spec.clone(),
     };
     Ok((dir, cgroup, state))
@@ -237,6 +241,7 @@ fn build(
         dir.save(&l.state)?;
         shared_root::bind(&plan.rootfs, at)?;
     }
+    super::set_disk_quota(plan, &mut l.state, dir)?;
     let start = match mode {
         Mode::Create => Some(
             StartListener::bind(&dir.short_path(START_SOCKET)).with_context(|| {

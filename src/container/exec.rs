@@ -363,6 +363,7 @@ fn exec_plan(state: &state::State, process: ProcessPlan) -> Result<Plan> {
         .map(crate::linux::seccomp::compile)
         .transpose()?;
     Ok(Plan {
+        disk_quota: None,
         seccomp,
         personality,
         memory_policy,

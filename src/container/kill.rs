@@ -15,7 +15,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = dir.load(id)?;
     let status = state.current_status();
     if all {
-        for pid in super::processes(&state).unwrap_or_default() {
+        // Without a cgroup, a container whose processes cannot be told
+        // apart is refused rather than signalled blindly.
+        let pids = match super::processes(&state) {
+            Err(e) if state.no_cgroup => return Err(e),
+            found => found.unwrap_or_default(),
+        };
+        for pid in pids {
             // A number, not nix's Signal: real-time signals have no name
             // there.
             // SAFETY: kill with integer arguments.

@@ -84,6 +84,62 @@ pub fn default_root() -> std::path::PathBuf {
     }
 }
 
+/// Sets the disk quota the plan asks for on the filesystem that holds the
+/// container's writes, before any process of the container exists, and
+/// records it in the state.
+fn set_disk_quota(plan: &Plan, state: &mut State, dir: &StateDir) -> Result<()> {
+    let Some((space, inodes)) = plan.disk_quota else {
+        return Ok(());
+    };
+    let at = crate::linux::quota::writes_of(&plan.rootfs).context("beancounter diskspace")?;
+    let q = crate::linux::quota::set(&at, space, inodes).context("beancounter diskspace")?;
+    if space.0.is_some() && space.0 != space.1 && q.kind == crate::linux::quota::Kind::Btrfs {
+        crate::logging::warn(format!(
+            "container {}: beancounter diskspace: btrfs enforces the limit only; the barrier \
+             is shown, not enforced",
+            plan.id
+        ));
+    }
+    crate::logging::debug(format!(
+        "container {}: disk quota on {} ({} {})",
+        plan.id,
+        at.display(),
+        q.kind.name(),
+        q.id
+    ));
+    state.disk_quota = Some(crate::state::DiskQuota {
+        kind: q.kind.name().to_string(),
+        path: q.path,
+        id: q.id,
+        space,
+        inodes,
+    });
+    dir.save(state)
+}
+
+/// The quota a state records, as linux/quota.rs knows it.
+fn quota_of(d: &crate::state::DiskQuota) -> Result<crate::linux::quota::Quota> {
+    Ok(crate::linux::quota::Quota {
+        kind: crate::linux::quota::Kind::from_name(&d.kind)?,
+        path: d.path.clone(),
+        id: d.id,
+    })
+}
+
+/// Lifts the container's disk quota, if it has one.
+fn lift_disk_quota(state: &State) -> Result<()> {
+    match &state.disk_quota {
+        Some(d) => crate::linux::quota::remove(&quota_of(d)?)
+            .with_context(|| format!("lift the disk quota on {}", d.path.display())),
+        None => Ok(()),
+    }
+}
+
+/// Whether this runtime runs without root's privileges on the host.
+pub fn runs_rootless() -> bool {
+    crate::linux::user::rootless()
+}
+
 /// A cgroup operation the kernel refused for want of permission (an
 /// unprivileged caller's, typically).
 fn permission_denied(e: &anyhow::Error) -> bool {
@@ -115,6 +171,31 @@ pub fn processes(state: &State) -> Result<Vec<i32>> {
     if !state.no_cgroup {
         return cgroup_of(state)?.pids();
     }
+    // Only a pid namespace of the container's own tells its processes
+    // from the caller's (a shared one would name every process the user
+    // has), and only while the recorded init holds it (a recycled pid
+    // would name a stranger's).
+    let own_pidns = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none());
+    if !own_pidns {
+        bail!(
+            "container {}: linux.namespaces has no pid namespace of its own, and the container \
+             no cgroup: its processes cannot be told from the caller's",
+            state.id
+        );
+    }
+    let Ok(_pinned) = crate::linux::pidfd::open(state.pid) else {
+        return Ok(Vec::new());
+    };
+    if !matches!(status::process_start_time(state.pid), Some((t, _)) if t == state.start_time) {
+        return Ok(Vec::new());
+    }
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let init = ns(&state.pid.to_string())
         .with_context(|| format!("container {}: its init {} is gone", state.id, state.pid))?;
@@ -132,6 +213,7 @@ pub fn processes(state: &State) -> Result<Vec<i32>> {
 /// namespace of its own), its cgroup (if it made it), then poststop hooks
 /// (whose failure is only a warning, per the runtime-spec), then its state.
 pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
+    lift_disk_quota(state).with_context(|| format!("container {}", state.id))?;
     if state.shared_root {
         let at = dir.path.join(crate::linux::shared_root::DIR);
         crate::linux::shared_root::release(&at)

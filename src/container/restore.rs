@@ -93,6 +93,7 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
     let (dir, cgroup, mut state) = super::create::new_container(o.root, id, &plan, true)?;
     let restored = dir
         .save(&state)
+        .and_then(|()| super::set_disk_quota(&plan, &mut state, &dir))
         .and_then(|()| restore_into(o, &plan, &dir, &cgroup, &mut state));
     if let Err(e) = restored {
         if state.pid > 0 {
@@ -112,6 +113,9 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
             && let Err(ce) = cgroup.remove()
         {
             crate::logging::warn(format!("container {id}: cleanup: {ce:#}"));
+        }
+        if let Err(qe) = super::lift_disk_quota(&state) {
+            crate::logging::warn(format!("container {id}: cleanup: {qe:#}"));
         }
         let _ = dir.remove();
         return Err(e.context(format!("restore container {id}")));

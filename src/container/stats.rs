@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{Live, cgroup_of};
@@ -93,7 +93,15 @@ pub fn beancounters(root: &Path, id: &str) -> Result<Vec<Row>> {
         .read_file(PEAKS_FILE)
         .and_then(|d| serde_json::from_slice(&d).ok())
         .unwrap_or_default();
-    let rows = ubc::read(&state.cgroup_path, &pids, &mut peaks);
+    let mut rows = ubc::read(&state.cgroup_path, &pids, &mut peaks);
+    if let Some(d) = &state.disk_quota {
+        let used = crate::linux::quota::usage(&super::quota_of(d)?)
+            .with_context(|| format!("container {id}: disk quota usage of {}", d.path.display()))?;
+        rows.push(ubc::disk_row("diskspace", used.bytes, d.space, &mut peaks));
+        if let (Some(n), Some(pair)) = (used.inodes, d.inodes) {
+            rows.push(ubc::disk_row("diskinodes", n, pair, &mut peaks));
+        }
+    }
     dir.write_file(PEAKS_FILE, &serde_json::to_vec(&peaks)?)?;
     Ok(rows)
 }

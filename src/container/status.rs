@@ -154,9 +154,16 @@ pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
 
 /// Whether `pid` still runs the runtime's binary: compared by inode, since
 /// the init's view of the path (a bind mount in another mount namespace)
-/// is not ours.
+/// is not ours; a sealed memfd copy (the unprivileged re-exec) is ours by
+/// its name.
 fn runs_own_binary(pid: i32) -> bool {
     use std::os::unix::fs::MetadataExt;
+    if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|l| {
+        l.to_string_lossy()
+            .starts_with(crate::process::readonly_exe::MEMFD_PATH)
+    }) {
+        return true;
+    }
     match (
         std::fs::metadata(format!("/proc/{pid}/exe")),
         std::fs::metadata("/proc/self/exe"),

@@ -31,6 +31,8 @@ pub fn update(
         ),
         _ => {}
     }
+    update_disk_quota(&dir, &mut state, &beancounters)
+        .with_context(|| format!("container {id}: --ubc"))?;
     let mut wanted = changes.clone();
     let warn = &mut |w: String| crate::logging::warn(format!("container {id}: {w}"));
     ubc::merge(&beancounters, &mut wanted, &changes, warn)
@@ -122,6 +124,42 @@ pub fn update(
     config.set_linux(Some(linux));
     state.config = config;
     dir.save(&state)
+}
+
+/// `--ubc diskspace=` / `diskinodes=`: changes the quota in force, or sets
+/// one now on the filesystem of the container's writes; recorded at once.
+fn update_disk_quota(
+    dir: &StateDir,
+    state: &mut crate::state::State,
+    beancounters: &BTreeMap<String, Setting>,
+) -> Result<()> {
+    let pair = |r: &str| beancounters.get(r).map(|s| (s.barrier, s.limit));
+    let (space, inodes) = (pair("diskspace"), pair("diskinodes"));
+    if space.is_none() && inodes.is_none() {
+        return Ok(());
+    }
+    match state.disk_quota.as_mut() {
+        Some(d) => {
+            let space = space.unwrap_or(d.space);
+            let inodes = inodes.or(d.inodes);
+            crate::linux::quota::change(&super::quota_of(d)?, space, inodes)?;
+            d.space = space;
+            d.inodes = inodes;
+        }
+        None => {
+            let space = space.unwrap_or((None, None));
+            let at = crate::linux::quota::writes_of(&state.rootfs)?;
+            let q = crate::linux::quota::set(&at, space, inodes)?;
+            state.disk_quota = Some(crate::state::DiskQuota {
+                kind: q.kind.name().to_string(),
+                path: q.path,
+                id: q.id,
+                space,
+                inodes,
+            });
+        }
+    }
+    dir.save(state)
 }
 
 /// The container's recorded resources with `changes` laid over them,

@@ -65,8 +65,8 @@ pub fn view(annotation: Option<&str>, default: View) -> Result<View> {
 /// the lxcfs mounted at `at`; an error when no lxcfs is mounted there.
 /// `/sys` binds only when the container mounts a /sys of its own.
 pub fn binds(at: &Path, with_sys: bool) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let fuse = nix::sys::statfs::statfs(at)
-        .is_ok_and(|s| s.filesystem_type().0 == FUSE_SUPER_MAGIC);
+    let fuse =
+        nix::sys::statfs::statfs(at).is_ok_and(|s| s.filesystem_type().0 == FUSE_SUPER_MAGIC);
     if !fuse || !at.join("proc/meminfo").exists() {
         bail!(
             "annotations[{ANNOTATION:?}] virtual: lxcfs is not running at {} (no FUSE mount with \

@@ -17,6 +17,7 @@ pub mod namespaces;
 pub mod netdev;
 pub mod pidfd;
 pub mod procfs;
+pub mod quota;
 pub mod rlimits;
 pub mod rootfs;
 pub mod sched;

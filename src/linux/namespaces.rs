@@ -167,7 +167,9 @@ fn write_map(pid: i32, kind: &str, maps: &[IdMap], own: u32) -> anyhow::Result<(
             .with_context(|| format!("write /proc/{file}"));
     }
     if only_own {
-        return Err(err).with_context(|| format!("write /proc/{file}"));
+        return Err(err).with_context(|| {
+            format!("write /proc/{file} (mapping the caller's own {kind} {own} only)")
+        });
     }
     let helper = format!("new{kind}map");
     let mut cmd = std::process::Command::new(&helper);
@@ -175,15 +177,17 @@ fn write_map(pid: i32, kind: &str, maps: &[IdMap], own: u32) -> anyhow::Result<(
     for m in maps {
         cmd.args([m.container, m.host, m.size].map(|v| v.to_string()));
     }
-    let out = cmd.output().map_err(|e| {
-        anyhow::anyhow!(
+    let out = cmd.output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!(
             "an unprivileged user maps more than its own id through {helper}, which is not \
-             there ({e}; Debian's uidmap package)"
-        )
+             there (Debian's uidmap package)"
+        ),
+        _ => anyhow::anyhow!("run {helper}: {e}"),
     })?;
     if !out.status.success() {
         anyhow::bail!(
-            "{helper} refused the mapping ({}): {}",
+            "{helper} refused the mapping ({}): {} (the ranges must be the user's in \
+             /etc/sub{kind})",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );

@@ -47,6 +47,9 @@ const MARK: &str = "_VZRUN_RO_EXE";
 /// The mark of a re-exec from a sealed memfd (nothing to go back to).
 const SEALED: &str = "sealed";
 
+/// How /proc/<pid>/exe names a process that runs the sealed copy.
+pub const MEMFD_PATH: &str = "/memfd:vzrun";
+
 /// Re-execs from a read-only view of the binary unless this process
 /// already runs from one. Returns only when it does.
 pub fn ensure() -> Result<()> {
@@ -64,8 +67,14 @@ pub fn ensure() -> Result<()> {
         }
         return Ok(());
     }
-    if std::env::var_os(MARK).is_some() {
-        bail!("the runtime's binary is still writable after re-exec from a read-only bind mount");
+    match std::env::var(MARK) {
+        Ok(m) if m == SEALED => {
+            bail!("the runtime does not run from its sealed copy after re-exec from it")
+        }
+        Ok(_) => bail!(
+            "the runtime's binary is still writable after re-exec from a read-only bind mount"
+        ),
+        Err(_) => {}
     }
     // Kept open across the exec (no close-on-exec) to come back to.
     let keep = |path: &str, flags: OFlag| {
@@ -84,9 +93,11 @@ pub fn ensure() -> Result<()> {
             exe.display()
         );
     }
+    // Without CAP_SYS_ADMIN (EPERM) or past user.max_mnt_namespaces
+    // (ENOSPC), the sealed copy protects as well, at the cost of a copy.
     match unshare(CloneFlags::CLONE_NEWNS) {
         Ok(()) => {}
-        Err(nix::errno::Errno::EPERM) => {
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOSPC) => {
             // Nothing to come back to: the caller's namespace stays ours.
             for fd in caller {
                 let _ = nix::unistd::close(fd);
@@ -177,6 +188,13 @@ fn reexec_sealed_copy() -> Result<()> {
     if fd < 0 {
         return Err(nix::errno::Errno::last()).context("memfd for a sealed copy of the runtime");
     }
+    let noexec = || {
+        if std::fs::read_to_string("/proc/sys/vm/memfd_noexec").is_ok_and(|v| v.trim() == "2") {
+            " (vm.memfd_noexec is 2: memfds may not be executed on this host)"
+        } else {
+            ""
+        }
+    };
     // SAFETY: memfd_create just made this descriptor for us alone.
     let mut copy = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     std::io::copy(&mut exe, &mut copy).context("copy the runtime into its memfd")?;
@@ -188,7 +206,7 @@ fn reexec_sealed_copy() -> Result<()> {
     unsafe { std::env::set_var(MARK, SEALED) };
     let (args, env) = args_and_env()?;
     let e = nix::unistd::fexecve(copy.as_raw_fd(), &args, &env).unwrap_err();
-    Err(e).context("re-exec from the runtime's sealed memfd")
+    Err(e).with_context(|| format!("re-exec from the runtime's sealed memfd{}", noexec()))
 }
 
 fn args_and_env() -> Result<(Vec<CString>, Vec<CString>)> {

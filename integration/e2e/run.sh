@@ -68,7 +68,7 @@ cleanup() {
         # setsid may have forked: the daemon is the process whose command
         # line names this run's private config (no other process can).
         for p in /proc/[0-9]*; do
-            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$E2E/containerd/config.toml" &&
+            { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "$E2E/containerd/config.toml" &&
                 kill -9 "${p#/proc/}" 2>/dev/null
         done
     fi

@@ -240,14 +240,7 @@ pub fn private_dir(p: &Path) -> Result<std::fs::File> {
 pub fn external_mounts(state: &State) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cgroup_dests = Vec::new();
-    let own_cgroupns = state
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup && n.path().is_none());
+    let own_cgroupns = super::makes_namespace(state, oci_spec::runtime::LinuxNamespaceType::Cgroup);
     for m in state.config.mounts().iter().flatten() {
         let dest = m.destination().display().to_string();
         let opts = m.options().as_deref().unwrap_or(&[]);

@@ -107,14 +107,23 @@ fn set_disk_quota(plan: &Plan, state: &mut State, dir: &StateDir) -> Result<()> 
         q.kind.name(),
         q.id
     ));
-    state.disk_quota = Some(crate::state::DiskQuota {
+    state.disk_quota = Some(disk_record(q, space, inodes));
+    dir.save(state)
+}
+
+/// What the state records of a quota set with these limits.
+fn disk_record(
+    q: crate::linux::quota::Quota,
+    space: crate::linux::quota::Pair,
+    inodes: Option<crate::linux::quota::Pair>,
+) -> crate::state::DiskQuota {
+    crate::state::DiskQuota {
         kind: q.kind.name().to_string(),
         path: q.path,
         id: q.id,
         space,
         inodes,
-    });
-    dir.save(state)
+    }
 }
 
 /// The quota a state records, as linux/quota.rs knows it.
@@ -133,6 +142,19 @@ fn lift_disk_quota(state: &State) -> Result<()> {
             .with_context(|| format!("lift the disk quota on {}", d.path.display())),
         None => Ok(()),
     }
+}
+
+/// Whether the container's config makes a namespace of `typ` of its own
+/// (not one joined by path).
+pub fn makes_namespace(state: &State, typ: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .any(|n| n.typ() == typ && n.path().is_none())
 }
 
 /// Whether this runtime runs without root's privileges on the host.
@@ -175,15 +197,7 @@ pub fn processes(state: &State) -> Result<Vec<i32>> {
     // from the caller's (a shared one would name every process the user
     // has), and only while the recorded init holds it (a recycled pid
     // would name a stranger's).
-    let own_pidns = state
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none());
-    if !own_pidns {
+    if !makes_namespace(state, oci_spec::runtime::LinuxNamespaceType::Pid) {
         bail!(
             "container {}: linux.namespaces has no pid namespace of its own, and the container \
              no cgroup: its processes cannot be told from the caller's",

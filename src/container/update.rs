@@ -150,13 +150,7 @@ fn update_disk_quota(
             let space = space.unwrap_or((None, None));
             let at = crate::linux::quota::writes_of(&state.rootfs)?;
             let q = crate::linux::quota::set(&at, space, inodes)?;
-            state.disk_quota = Some(crate::state::DiskQuota {
-                kind: q.kind.name().to_string(),
-                path: q.path,
-                id: q.id,
-                space,
-                inodes,
-            });
+            state.disk_quota = Some(super::disk_record(q, space, inodes));
         }
     }
     dir.save(state)

@@ -206,10 +206,10 @@ fn mount_of(info: &str, point: &Path) -> Option<MountLine> {
     let want = point.to_str()?;
     info.lines().rev().find_map(|l| {
         let fields: Vec<&str> = l.split(' ').collect();
-        let at = unescape(fields.get(4)?);
+        let at = super::rootfs::unescape(fields.get(4)?);
         let sep = fields.iter().position(|f| *f == "-")?;
         (at == want).then(|| MountLine {
-            source: unescape(fields.get(sep + 2).unwrap_or(&"")),
+            source: super::rootfs::unescape(fields.get(sep + 2).unwrap_or(&"")),
             super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
         })
     })
@@ -224,36 +224,16 @@ fn mount_holding(info: &str, path: &Path) -> Option<MountLine> {
         let (Some(at), Some(sep)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else {
             continue;
         };
-        let at = unescape(at);
+        let at = super::rootfs::unescape(at);
         if path.starts_with(&at) && best.as_ref().is_none_or(|(n, _)| at.len() >= *n) {
             let m = MountLine {
-                source: unescape(fields.get(sep + 2).unwrap_or(&"")),
+                source: super::rootfs::unescape(fields.get(sep + 2).unwrap_or(&"")),
                 super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
             };
             best = Some((at.len(), m));
         }
     }
     best.map(|(_, m)| m)
-}
-
-/// mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `upperdir=` of overlay options (commas in paths come escaped as `\,`).

@@ -90,7 +90,7 @@ pub fn make_parent_private(path: &Path) -> SetupResult<()> {
 
 /// Mount points in mountinfo escape space, tab, newline and backslash as
 /// octal.
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -325,6 +325,11 @@ mod tests {
         // glibc resets in the child at fork.
         match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
+                // A lock another test thread held at the fork (not
+                // malloc's) would hang this child for ever, and the test
+                // with it: ended by SIGALRM instead, the test fails.
+                // SAFETY: alarm takes an integer.
+                unsafe { libc::alarm(30) };
                 drop(runtime);
                 let code = child(init);
                 exit(code)

@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A counter in the shell's memory, written to a tmpfs each tick: after a
-/// restore it goes on from where it was only if both came back.
-const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /run/count; sleep 0.1; done";
+/// restore it goes on from where it was only if both came back. Written
+/// aside and renamed, so that a reader never finds the file truncated and
+/// still empty.
+const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /run/count.new; mv /run/count.new /run/count; \
+     sleep 0.1; done";
 
 fn need_criu(env: &TestEnv) {
     let o = host_sh(env, "criu --version");
@@ -827,8 +830,8 @@ fn a_foreground_restore_exits_with_the_container() {
     need_criu(&env);
     let mut pipes = Pipes::default();
     let id = env.new_id();
-    let script =
-        "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > /run/count; sleep 0.1; done; exit 7";
+    let script = "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > /run/count.new; \
+         mv /run/count.new /run/count; sleep 0.1; done; exit 7";
     let b = start(&env, &mut pipes, &id, script, |_| {});
     counts_past(&env, &id, 2);
     let img = images(&env, "img");

@@ -94,10 +94,12 @@ int main(int argc, char **argv)
 		}
 	}
 	for (unsigned long n = 1;; n++) {
-		FILE *f = fopen("/run/count", "w");
+		/* Written aside and renamed: a reader never finds it empty. */
+		FILE *f = fopen("/run/count.new", "w");
 		if (f) {
 			fprintf(f, "%lu\n", n);
 			fclose(f);
+			rename("/run/count.new", "/run/count");
 		}
 		if (client >= 0) {
 			char c = 'x';

@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_ROOT: &str = "/run/vzrun";
 
 const STATE_FILE: &str = "state.json";
+
+/// The cgroup a container made, written once before its first process
+/// exists: what `delete --force` empties and removes when state.json is
+/// unreadable.
+pub const CGROUP_FILE: &str = "cgroup.path";
 /// The socket a created container's init waits on for `start`.
 pub const START_SOCKET: &str = "start.sock";
 
@@ -260,6 +265,10 @@ impl StateDir {
         let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
         f.write_all(data)
             .with_context(|| format!("write {}", tmp.display()))?;
+        // On the disk before the name points at it: a crash never leaves
+        // an empty file under the final name.
+        f.sync_data()
+            .with_context(|| format!("sync {}", tmp.display()))?;
         std::fs::rename(&tmp, &final_path)
             .with_context(|| format!("rename {} to {}", tmp.display(), final_path.display()))?;
         Ok(())

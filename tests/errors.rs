@@ -5,6 +5,8 @@
 mod common;
 use common::*;
 use serde_json::json;
+use std::fs;
+use std::path::PathBuf;
 
 /// `create` with a config adjusted by `f`; must fail with exit 1 and leave no
 /// state dir / cgroup / container behind.  Returns the Out for text checks.
@@ -312,6 +314,72 @@ fn cgroup_in_use_is_refused() {
     // The first container is untouched.
     assert_eq!(env.state(&a)["status"], "running");
     assert!(!env.root.join(&b).exists());
+}
+
+/// A cgroupsPath that exists frozen: an init put there could never run,
+/// and `run -d` would return 0 for a container that never starts. Refused
+/// at create, nothing left; the frozen cgroup is the caller's to keep.
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    let env = TestEnv::new("err_cgroup_frozen");
+    let id = env.new_id();
+    let (dir, file, value) = if cgroup_v2() {
+        let d = cg_path("pids", &id, "");
+        (d, "cgroup.freeze", "1")
+    } else {
+        let d = PathBuf::from(format!("/sys/fs/cgroup/freezer/vzrun-test/{id}"));
+        (d, "freezer.state", "FROZEN")
+    };
+    fs::create_dir_all(&dir).unwrap();
+    struct Thaw(PathBuf, &'static str, &'static str);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            let _ = fs::write(self.0.join(self.1), self.2);
+            let _ = fs::remove_dir(&self.0);
+        }
+    }
+    let _thaw = Thaw(dir.clone(), file, if cgroup_v2() { "0" } else { "THAWED" });
+    fs::write(dir.join(file), value).unwrap();
+    let mut b = env.bundle(&id);
+    b.set_args(&["true"]);
+    let o = env.run_out(&id, &b, &["--detach"]);
+    if !is_vzrun() {
+        return; // runc 1.1 starts it and leaves it frozen
+    }
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("the cgroup is frozen"), "{o}");
+    assert!(!env.root.join(&id).exists());
+}
+
+/// A state.json damaged on disk (truncated): `state` says so, and `delete
+/// --force` still kills the container's processes (found in the cgroup
+/// recorded before the first of them existed) and leaves nothing.
+#[test]
+fn a_damaged_state_is_still_deleted_with_force() {
+    if !is_vzrun() {
+        return; // runc 1.1 cannot delete it
+    }
+    let env = TestEnv::new("err_state_damaged");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.run_out(&id, &b, &["--detach"]).assert_ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.track_pid(pid);
+    let file = env.root.join(&id).join("state.json");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&file, &text[..text.len() / 2]).unwrap();
+    let o = env.rt(&["state", &id]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("state.json"), "{o}");
+    let o = env.rt(&["delete", "--force", &id]);
+    assert_eq!(o.code, 0, "{o}");
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    });
+    assert!(gone, "the container's process {pid} survived");
+    env.assert_no_leftovers(&id);
 }
 
 #[test]

@@ -536,6 +536,24 @@ pub fn probe(path: &Path) -> (bool, bool) {
     (exists, false)
 }
 
+/// Whether the cgroup at `path` already exists frozen (v1 freezer state
+/// FROZEN or FREEZING, v2 `cgroup.freeze` 1): an init put there could
+/// never run, and the cgroup not be removed while it waits.
+pub fn frozen(path: &Path) -> bool {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if unified() {
+        return std::fs::read_to_string(Path::new(ROOT).join(rel).join("cgroup.freeze"))
+            .is_ok_and(|v| v.trim() == "1");
+    }
+    std::fs::read_to_string(
+        Path::new(ROOT)
+            .join("freezer")
+            .join(rel)
+            .join("freezer.state"),
+    )
+    .is_ok_and(|v| matches!(v.trim(), "FROZEN" | "FREEZING"))
+}
+
 /// The v1 controllers a container's cgroup is made in (libcgroups'):
 /// named hierarchies (`systemd`) and others under /sys/fs/cgroup are not
 /// the container's.

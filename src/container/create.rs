@@ -151,6 +151,23 @@ pub fn new_container(
             plan.cgroup_path.display()
         );
     }
+    if cgroup_exists && crate::cgroups::frozen(&plan.cgroup_path) {
+        let _ = dir.remove();
+        bail!(
+            "container {id}: linux.cgroupsPath {}: the cgroup is frozen, and the container's \
+             process could never run in it (thaw it, or use another path)",
+            plan.cgroup_path.display()
+        );
+    }
+    if !cgroup_exists
+        && let Err(e) = dir.write_file(
+            crate::state::CGROUP_FILE,
+            plan.cgroup_path.as_os_str().as_encoded_bytes(),
+        )
+    {
+        let _ = dir.remove();
+        return Err(e.context(format!("container {id}")));
+    }
     let cgroup = match &plan.systemd_unit {
         Some(unit) => Cgroup::systemd(unit, &plan.cgroup_path, id),
         None => Ok(Cgroup::new(&plan.cgroup_path, id)),

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use nix::sys::signal::Signal;
 
 use super::Live;
@@ -25,6 +25,17 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             // A directory without state is what an interrupted create leaves.
             dir.remove()?;
             return if force { Ok(()) } else { Err(e) };
+        }
+        // Unreadable state (a damaged file): what the cgroup recorded at
+        // create holds is killed, the cgroup and the directory removed.
+        Err(e) if force => {
+            crate::logging::warn(format!("container {id}: {e:#}; removing what is left"));
+            if let Some(p) = dir.read_file(crate::state::CGROUP_FILE) {
+                let path = std::path::PathBuf::from(String::from_utf8_lossy(&p).into_owned());
+                crate::cgroups::remove(&path)
+                    .with_context(|| format!("container {id}: cgroup {}", path.display()))?;
+            }
+            return dir.remove();
         }
         Err(e) => return Err(e),
     };

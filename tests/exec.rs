@@ -734,3 +734,31 @@ fn exec_env_replaces_a_variable_once() {
     assert_eq!(o.code, 0, "{o}");
     assert_eq!(o.stdout.trim(), "A=1 HOME=/x", "{o}");
 }
+
+/// `exec --user` hands the user its stdio pipes, never a file the caller
+/// gave: the host's /dev/null (the exec's stdin here) keeps its owner, and
+/// so does the container's.
+#[test]
+fn exec_as_a_user_leaves_dev_null_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new("exec_devnull");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.run_out(&id, &b, &["--detach"]).assert_ok();
+    let before = std::fs::metadata("/dev/null").unwrap();
+    let o = env.rt(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        &id,
+        "sh",
+        "-c",
+        "id -u; stat -c %u /dev/null",
+    ]);
+    assert_eq!(o.code, 0, "{o}");
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["1000", "0"], "{o}");
+    let after = std::fs::metadata("/dev/null").unwrap();
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    env.rt(&["delete", "--force", &id]).assert_ok();
+}

@@ -258,17 +258,16 @@ impl StateDir {
         self.write_file(STATE_FILE, &data)
     }
 
-    /// Replaces a file of the directory atomically (temp file + rename).
+    /// Replaces a file of the directory atomically (temp file + rename): a
+    /// reader, or a runtime killed at any point, never sees half a file.
+    /// Not synced: state lives on /run, which a machine that crashes loses
+    /// anyway, and a sync per write would cost every create milliseconds.
     pub fn write_file(&self, name: &str, data: &[u8]) -> Result<()> {
         let tmp = self.path.join(format!(".{name}.tmp"));
         let final_path = self.path.join(name);
         let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
         f.write_all(data)
             .with_context(|| format!("write {}", tmp.display()))?;
-        // On the disk before the name points at it: a crash never leaves
-        // an empty file under the final name.
-        f.sync_data()
-            .with_context(|| format!("sync {}", tmp.display()))?;
         std::fs::rename(&tmp, &final_path)
             .with_context(|| format!("rename {} to {}", tmp.display(), final_path.display()))?;
         Ok(())

@@ -158,17 +158,14 @@ pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
 /// its name.
 fn runs_own_binary(pid: i32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|l| {
-        l.to_string_lossy()
-            .starts_with(crate::process::readonly_exe::MEMFD_PATH)
-    }) {
-        return true;
-    }
-    match (
-        std::fs::metadata(format!("/proc/{pid}/exe")),
-        std::fs::metadata("/proc/self/exe"),
-    ) {
-        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
+    let exe = format!("/proc/{pid}/exe");
+    match (std::fs::metadata(&exe), std::fs::metadata("/proc/self/exe")) {
+        (Ok(theirs), Ok(ours)) if theirs.dev() == ours.dev() && theirs.ino() == ours.ino() => true,
+        // Only a differing binary costs the second look.
+        (Ok(_), Ok(_)) => std::fs::read_link(&exe).is_ok_and(|l| {
+            l.to_string_lossy()
+                .starts_with(crate::process::readonly_exe::MEMFD_PATH)
+        }),
         // Unreadable: trust what was recorded.
         _ => true,
     }

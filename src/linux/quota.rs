@@ -201,39 +201,35 @@ struct MountLine {
     source: String,
 }
 
+/// A mountinfo line's mount point and what follows its `-` separator.
+fn parse_line(l: &str) -> Option<(String, MountLine)> {
+    let fields: Vec<&str> = l.split(' ').collect();
+    let at = super::rootfs::unescape(fields.get(4)?);
+    let sep = fields.iter().position(|f| *f == "-")?;
+    let m = MountLine {
+        source: super::rootfs::unescape(fields.get(sep + 2).unwrap_or(&"")),
+        super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
+    };
+    Some((at, m))
+}
+
 /// The last mount at `point` (the one on top).
 fn mount_of(info: &str, point: &Path) -> Option<MountLine> {
     let want = point.to_str()?;
-    info.lines().rev().find_map(|l| {
-        let fields: Vec<&str> = l.split(' ').collect();
-        let at = super::rootfs::unescape(fields.get(4)?);
-        let sep = fields.iter().position(|f| *f == "-")?;
-        (at == want).then(|| MountLine {
-            source: super::rootfs::unescape(fields.get(sep + 2).unwrap_or(&"")),
-            super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
-        })
-    })
+    info.lines()
+        .rev()
+        .filter_map(parse_line)
+        .find_map(|(at, m)| (at == want).then_some(m))
 }
 
 /// The mount of the filesystem holding `path`: the longest mount point
-/// that is a prefix of it.
+/// that is a prefix of it (the last of equals, the one on top).
 fn mount_holding(info: &str, path: &Path) -> Option<MountLine> {
-    let mut best: Option<(usize, MountLine)> = None;
-    for l in info.lines() {
-        let fields: Vec<&str> = l.split(' ').collect();
-        let (Some(at), Some(sep)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else {
-            continue;
-        };
-        let at = super::rootfs::unescape(at);
-        if path.starts_with(&at) && best.as_ref().is_none_or(|(n, _)| at.len() >= *n) {
-            let m = MountLine {
-                source: super::rootfs::unescape(fields.get(sep + 2).unwrap_or(&"")),
-                super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
-            };
-            best = Some((at.len(), m));
-        }
-    }
-    best.map(|(_, m)| m)
+    info.lines()
+        .filter_map(parse_line)
+        .filter(|(at, _)| path.starts_with(at))
+        .max_by_key(|(at, _)| at.len())
+        .map(|(_, m)| m)
 }
 
 /// `upperdir=` of overlay options (commas in paths come escaped as `\,`).

@@ -47,7 +47,8 @@ const MARK: &str = "_VZRUN_RO_EXE";
 /// The mark of a re-exec from a sealed memfd (nothing to go back to).
 const SEALED: &str = "sealed";
 
-/// How /proc/<pid>/exe names a process that runs the sealed copy.
+/// How /proc/<pid>/exe names a process that runs the sealed copy: the
+/// memfd's name (`memfd_create` below) after the kernel's `/memfd:`.
 pub const MEMFD_PATH: &str = "/memfd:vzrun";
 
 /// Re-execs from a read-only view of the binary unless this process

@@ -275,16 +275,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     // vzrun is rootless exactly when it lacks root's privileges in the
     // initial user namespace; a value that says otherwise cannot be
     // honoured, and is refused rather than ignored.
-    let rootless = crate::container::runs_rootless();
+    // (Asked only when the flag is given: other commands read nothing.)
     match g.rootless.as_deref() {
         None | Some("auto") => {}
-        Some("true") if rootless => {}
-        Some("false") if !rootless => {}
-        Some(r @ ("true" | "false")) => anyhow::bail!(
-            "--rootless={r}: not supported: vzrun runs rootless exactly when it lacks root's \
-             privileges in the initial user namespace, and here it {}",
-            if rootless { "does" } else { "has them" }
-        ),
+        Some(r @ ("true" | "false")) => {
+            let rootless = crate::container::runs_rootless();
+            if (r == "true") != rootless {
+                anyhow::bail!(
+                    "--rootless={r}: not supported: vzrun runs rootless exactly when it lacks \
+                     root's privileges in the initial user namespace, and here it {}",
+                    if rootless { "does" } else { "has them" }
+                );
+            }
+        }
         Some(r) => anyhow::bail!("--rootless: invalid value {r:?} (use true, false or auto)"),
     }
     // Commands that only print end as runc's do when their reader goes

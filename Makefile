@@ -22,7 +22,7 @@ RELEASE_RUSTFLAGS := -C target-feature=+crt-static \
 	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/hack/hot-symbols.txt \
 	-C link-arg=-Wl,--no-warn-symbol-ordering
 
-.PHONY: all build test e2e vm-test install demo deps lint clean
+.PHONY: all build test e2e vm-test fuzz install demo deps lint clean
 
 all: build
 
@@ -43,6 +43,7 @@ test: deps
 	$(CARGO) build
 	timeout -k 30 1200 $(CARGO) test -- --test-threads=2; rc=$$?; \
 	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
+	timeout -k 30 900 hack/fuzz.sh smoke
 	timeout -k 30 300 integration/compare-runc.sh target/debug/vzrun
 	timeout -k 30 900 integration/e2e/run.sh /usr/sbin/runc
 	timeout -k 30 900 integration/e2e/run.sh target/debug/vzrun
@@ -54,6 +55,10 @@ e2e:
 	$(CARGO) build
 	integration/e2e/run.sh /usr/sbin/runc
 	integration/e2e/run.sh target/debug/vzrun
+
+# Every fuzz target for an hour, all at once (hack/fuzz.sh).
+fuzz:
+	hack/fuzz.sh run 3600
 
 # The same integration tests in a cgroup v2 VM (QEMU, Debian's kernel).
 vm-test:

@@ -3,14 +3,7 @@
 //! `main` parses the command line, sets up logging, runs the command and
 //! turns an error into one log line and exit status 1, as runc does.
 
-mod cgroups;
-mod cli;
-mod container;
-mod linux;
-mod logging;
-mod process;
-mod spec;
-mod state;
+use vzrun::{cli, logging};
 
 fn main() {
     let cli = match cli::Cli::parse_runc_style() {

@@ -160,6 +160,7 @@ pub fn load(bundle: &Path, id: &str, at: &Placement) -> Result<Plan> {
 
 /// Parses config.json text; a type error names the JSON path of the field.
 pub fn parse(text: &[u8]) -> Result<Spec> {
+    refuse_nul(text)?;
     let de = &mut serde_json::Deserializer::from_slice(text);
     match serde_path_to_error::deserialize::<_, Spec>(de) {
         Ok(spec) => Ok(spec),
@@ -172,6 +173,56 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
             bail!("{path}: {inner}")
         }
     }
+}
+
+/// [`plan`] for the fuzz targets (src/fuzz.rs), which load no file.
+pub fn plan_for_fuzzing(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {
+    plan(spec, bundle, id, at)
+}
+
+/// Refuses a string holding a NUL byte, naming its JSON path: no path,
+/// argument, name or value the kernel takes can hold one, and it would
+/// otherwise fail far from the field (or cut the string short). JSON can
+/// only spell NUL as `\u0000`, so text without that escape is passed at
+/// the cost of one scan.
+pub fn refuse_nul(text: &[u8]) -> Result<()> {
+    if !text.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    fn find(v: &serde_json::Value, path: &mut String) -> bool {
+        let len = path.len();
+        let found = match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().enumerate().any(|(i, x)| {
+                path.truncate(len);
+                path.push_str(&format!("[{i}]"));
+                find(x, path)
+            }),
+            serde_json::Value::Object(o) => o.iter().any(|(k, x)| {
+                path.truncate(len);
+                if k.contains('\0') {
+                    return true;
+                }
+                path.push_str(&format!("{}{k}", if len == 0 { "" } else { "." }));
+                find(x, path)
+            }),
+            _ => false,
+        };
+        if !found {
+            path.truncate(len);
+        }
+        found
+    }
+    // Text that does not parse is left to the typed parse's error.
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let mut path = String::new();
+    if find(&v, &mut path) {
+        let at = if path.is_empty() { "." } else { &path };
+        bail!("{at}: a NUL byte in a string (no Linux interface takes one)");
+    }
+    Ok(())
 }
 
 fn plan(spec: Spec, bundle: PathBuf, id: &str, at: &Placement) -> Result<Plan> {

@@ -97,6 +97,10 @@ pub struct State<C = Spec> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_quota: Option<DiskQuota>,
     pub config: C,
+    /// Not stored: still `creating`, but no runtime is creating it any
+    /// more (a create killed on the way, see [`abandoned`]).
+    #[serde(skip)]
+    pub abandoned: bool,
 }
 
 /// What linux/quota.rs set: its kind (`btrfs` or `project`), the directory
@@ -186,17 +190,83 @@ impl StateDir {
             .create(root)
             .with_context(|| format!("create state root {}", root.display()))?;
         let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container with id {id} exists")
-            }
-            Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
+        // Made under a name no id can have, locked, then renamed into
+        // place: the id appears already locked, so no other command can
+        // take it (or remove it as an interrupted create) before we hold it.
+        // One per runtime process (no longer than any id): the rename
+        // decides between creates of one id. One already there is what a
+        // killed runtime with our pid left, as no live process has it.
+        let tmp = root.join(format!("{NEW_PREFIX}{}", std::process::id()));
+        let mut made = std::fs::DirBuilder::new().mode(0o700).create(&tmp);
+        if made
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+        {
+            let _ = std::fs::remove_dir(&tmp);
+            made = std::fs::DirBuilder::new().mode(0o700).create(&tmp);
         }
-        let dir = File::open(&path).with_context(|| format!("open {}", path.display()))?;
-        let sd = StateDir { path, dir };
-        sd.flock(libc::LOCK_EX)?;
-        Ok(sd)
+        made.with_context(|| format!("create {}", tmp.display()))?;
+        let dir = File::open(&tmp).with_context(|| format!("open {}", tmp.display()));
+        let sd = dir.map(|dir| StateDir {
+            path: tmp.clone(),
+            dir,
+        });
+        let placed = sd.and_then(|sd| {
+            sd.flock(libc::LOCK_EX)?;
+            match nix::fcntl::renameat2(
+                None,
+                &tmp,
+                None,
+                &path,
+                nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => Ok(sd),
+                // A filesystem without RENAME_NOREPLACE (some network and
+                // FUSE ones): the id's directory made directly, locked a
+                // moment after it appears.
+                Err(nix::errno::Errno::EINVAL) => {
+                    let _ = std::fs::remove_dir(&tmp);
+                    std::fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&path)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|()| {
+                            let dir = File::open(&path)?;
+                            let sd = StateDir {
+                                path: path.clone(),
+                                dir,
+                            };
+                            sd.flock(libc::LOCK_EX)?;
+                            Ok(sd)
+                        })
+                        .with_context(|| format!("create {}", path.display()))
+                }
+                Err(e) => Err(std::io::Error::from(e))
+                    .with_context(|| format!("create {}", path.display())),
+            }
+        });
+        match placed {
+            Ok(mut sd) => {
+                sd.path = path;
+                Ok(sd)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir(&tmp);
+                let exists = e
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists);
+                if exists && abandoned(root, id) {
+                    bail!(
+                        "container with id {id} exists: left by a create that did not finish \
+                         (the runtime was killed or crashed); `delete --force {id}` removes it"
+                    )
+                }
+                if exists {
+                    bail!("container with id {id} exists")
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Opens and locks an existing container's directory.
@@ -247,8 +317,13 @@ impl StateDir {
         Ok(())
     }
 
+    /// The state, read under our lock: a create holds the lock from the
+    /// directory's birth to `created`, so a `creating` state seen here was
+    /// left by a create that did not finish.
     pub fn load(&self, id: &str) -> Result<State> {
-        load_file(&self.path, id)
+        let mut s: State = load_file(&self.path, id)?;
+        s.abandoned = s.status == Status::Creating;
+        Ok(s)
     }
 
     /// Writes state.json so that readers see the old or the new file, never
@@ -328,14 +403,101 @@ fn load_file<C: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<Sta
 pub fn read(root: &Path, id: &str) -> Result<State> {
     check_id(id)?;
     check_root(root)?;
-    load_file(&root.join(id), id)
+    let dir = root.join(id);
+    let mut s: State = load_file(&dir, id)?;
+    if s.status == Status::Creating && !locked(&dir) {
+        // The create may have finished between the read and the lock's
+        // check: only a state still `creating` now was abandoned.
+        s = load_file(&dir, id)?;
+        s.abandoned = s.status == Status::Creating;
+    }
+    Ok(s)
 }
 
-/// [`read`] without parsing the config beyond its annotations.
+/// [`read`] without parsing the config beyond its annotations. A
+/// directory that a killed create left before it wrote any state reads as
+/// an abandoned `creating` state with nothing else known.
 pub fn read_summary(root: &Path, id: &str) -> Result<State<Annotations>> {
     check_id(id)?;
     check_root(root)?;
-    load_file(&root.join(id), id)
+    let dir = root.join(id);
+    let mut s: State<Annotations> = match load_file(&dir, id) {
+        Err(e) if e.is::<NotExist>() && dir.is_dir() && !locked(&dir) => State {
+            id: id.to_string(),
+            pid: 0,
+            start_time: 0,
+            status: Status::Creating,
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            created: String::new(),
+            owner: String::new(),
+            cgroup_path: PathBuf::new(),
+            cgroup_owned: false,
+            systemd_unit: None,
+            new_keyring: false,
+            shared_root: false,
+            no_cgroup: false,
+            disk_quota: None,
+            config: Annotations::default(),
+            abandoned: true,
+        },
+        r => r?,
+    };
+    if s.status == Status::Creating && !s.abandoned && !locked(&dir) {
+        // As in [`read`]: only a state still `creating` now.
+        s = load_file(&dir, id)?;
+        s.abandoned = s.status == Status::Creating;
+    }
+    Ok(s)
+}
+
+/// A create's directory before it is renamed to the id (`.new-PID`).
+const NEW_PREFIX: &str = ".new-";
+
+/// Removes what creates killed between making their directory and
+/// renaming it into place left (empty directories of runtimes that are
+/// gone).
+pub fn remove_unplaced(root: &Path) {
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(NEW_PREFIX))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && nix::errno::Errno::last() == nix::errno::Errno::ESRCH;
+        if gone && !locked(&e.path()) {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
+/// Whether `id`'s directory holds what a create left when it was killed:
+/// no state yet, or a `creating` one, and no runtime holding the lock.
+fn abandoned(root: &Path, id: &str) -> bool {
+    let dir = root.join(id);
+    let creating = match load_file::<Annotations>(&dir, id) {
+        Ok(s) => s.status == Status::Creating,
+        Err(e) => e.is::<NotExist>(),
+    };
+    creating && !locked(&dir)
+}
+
+/// Whether a runtime holds the container's lock right now (a create in
+/// progress holds it throughout). A shared lock that is granted shows that
+/// nobody holds it; it is dropped at once with the descriptor.
+fn locked(dir: &Path) -> bool {
+    let Ok(f) = File::open(dir) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
 
 /// Every container id under `root`, sorted.
@@ -350,6 +512,8 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
+        // Not a create's directory before it is renamed into place.
+        .filter(|id| check_id(id).is_ok())
         .collect();
     ids.sort();
     Ok(ids)
@@ -360,9 +524,13 @@ pub fn check_id(id: &str) -> Result<()> {
     let mut chars = id.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
-        && id.len() <= 1024;
+        && id.len() <= 255;
     if !ok {
-        bail!("invalid container id {id:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*");
+        // The id names a directory (and a cgroup): one path component.
+        bail!(
+            "invalid container id {:?}: use [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 255 bytes",
+            id.chars().take(300).collect::<String>()
+        );
     }
     Ok(())
 }
@@ -374,8 +542,10 @@ mod tests {
     #[test]
     fn ids() {
         assert!(check_id("abc-1.2_x+y").is_ok());
-        for bad in ["", "-x", "../x", "a/b", ".x", "a b"] {
+        for bad in ["", "-x", "../x", "a/b", ".x", "a b", "a\u{1}", "a\0b", ".."] {
             assert!(check_id(bad).is_err(), "{bad}");
         }
+        assert!(check_id(&"a".repeat(255)).is_ok());
+        assert!(check_id(&"a".repeat(256)).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 /// `create` with a config adjusted by `f`; must fail with exit 1 and leave no
@@ -170,7 +171,9 @@ fn invalid_container_ids() {
     let env = TestEnv::new("err_ids");
     // runc 1.1 accepts ids matching ^[\w+.-]+$ (so "-x" and ".hidden" are
     // valid for runc); vzrun requires [A-Za-z0-9][A-Za-z0-9_.+-]*.
-    let mut bads = vec!["../x", "a/b", "a b", "", "x:y"];
+    // Longer than a path component, and control characters.
+    let long = "a".repeat(256);
+    let mut bads = vec!["../x", "a/b", "a b", "", "x:y", &long, "a\tb", "a\u{7f}"];
     if is_vzrun() {
         bads.extend(["-x", ".hidden", "..", "."]);
     }
@@ -200,7 +203,13 @@ fn invalid_container_ids() {
         let l = env.rt(&["list", "-q"]);
         assert_eq!(l.stdout.trim(), "", "{l}");
         if is_vzrun() && !bad.is_empty() {
-            vzrun_stderr_has(&o, &[bad, "invalid"]);
+            // The log line escapes what is not printable.
+            let shown = if bad.chars().any(char::is_control) {
+                ""
+            } else {
+                bad
+            };
+            vzrun_stderr_has(&o, &[shown, "invalid container id"]);
         }
     }
     // nothing escaped the state root
@@ -489,4 +498,88 @@ fn an_idmap_without_mappings_in_a_container_without_any_is_refused() {
         ],
     );
     env.assert_no_leftovers(&id);
+}
+
+#[test]
+fn cap_dac_override_lets_a_user_exec_what_its_mode_refuses_it() {
+    // 0700 root: uid 1000 may not run it by its mode, but CAP_DAC_OVERRIDE
+    // overrides that for any file with an execute bit (execve(2)).
+    let env = TestEnv::new("dac_override_exec");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    let script = b.rootfs.join("bin/secret");
+    fs::write(&script, "#!/bin/sh\necho secret ran as $(id -u)\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
+    let caps = json!(["CAP_DAC_OVERRIDE"]);
+    let c = b.config_mut();
+    c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    // Ambient too: the script's interpreter, not root, keeps it past execve.
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        c["process"]["capabilities"][set] = caps.clone();
+    }
+    b.set_args(&["/bin/secret"]);
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!((code, out.as_str()), (0, "secret ran as 1000\n"), "{err}");
+    // Without the capability the mode holds, and the error names it.
+    let id = env.new_id();
+    let o = create_fails(&env, &id, |b| {
+        fs::write(b.rootfs.join("bin/secret"), "#!/bin/sh\necho no\n").unwrap();
+        fs::set_permissions(
+            b.rootfs.join("bin/secret"),
+            fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        b.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        b.set_args(&["/bin/secret"]);
+    });
+    vzrun_stderr_has(&o, &[&id, "/bin/secret", "permission denied"]);
+}
+
+#[test]
+fn a_nul_byte_in_any_string_is_refused_by_its_field() {
+    let env = TestEnv::new("err_nul");
+    type Change = Box<dyn Fn(&mut Bundle)>;
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "process.args[0]",
+            Box::new(|b| {
+                b.set_args(&["sl\u{0}eep", "1"]);
+            }),
+        ),
+        (
+            "process.env[1]",
+            Box::new(|b| {
+                b.config_mut()["process"]["env"] = json!(["PATH=/bin", "A\u{0}=b"]);
+            }),
+        ),
+        (
+            "hostname",
+            Box::new(|b| {
+                b.config_mut()["hostname"] = json!("a\u{0}b");
+            }),
+        ),
+        (
+            "mounts[0].destination",
+            Box::new(|b| {
+                b.config_mut()["mounts"][0]["destination"] = json!("/pr\u{0}oc");
+            }),
+        ),
+        (
+            "linux.cgroupsPath",
+            Box::new(|b| {
+                b.config_mut()["linux"]["cgroupsPath"] = json!("/vzrun-test/a\u{0}b");
+            }),
+        ),
+    ];
+    for (field, change) in cases {
+        let id = env.new_id();
+        let o = create_fails(&env, &id, |b| change(b));
+        vzrun_stderr_has(&o, &[&id, "config.json", field, "NUL byte"]);
+    }
 }

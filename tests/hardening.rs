@@ -206,3 +206,69 @@ fn no_new_privileges_stops_a_setuid_binary() {
         assert_eq!(out.trim(), want, "noNewPrivileges={nnp}");
     }
 }
+
+/// The descriptors the container's shell holds, as it lists them itself:
+/// `ls` forked alone (no pipeline, whose pipes the shell would hold while
+/// `ls` reads; a second command keeps sh from exec'ing `ls` in its place).
+const LIST_FDS: &str = "ls /proc/$$/fd; true";
+
+#[test]
+fn no_descriptor_reaches_the_container_beyond_stdio_and_preserved_ones() {
+    let env = TestEnv::new("fd_leaks");
+    // run in the foreground, with a seccomp listener the runtime talks to.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sh", "-c", LIST_FDS]);
+    let (code, out, err) = env.run_fg(&id, &b);
+    assert_eq!((code, out.as_str()), (0, "0\n1\n2\n"), "run: {err}");
+
+    // create + start: the init waited on its start socket. Listed from
+    // the host, as a redirect in the container would hold one more.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sleep", "1000"]);
+    env.create(&id, &b).assert_ok();
+    env.start(&id);
+    let init = env.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(fds_of(init), [0, 1, 2], "create/start");
+
+    // exec, in the foreground and detached.
+    let out = env.rt(&["exec", &id, "sh", "-c", LIST_FDS]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "0\n1\n2\n", "exec");
+    let pid_file = env.tmp.join("exec.pid");
+    let pf = pid_file.display().to_string();
+    env.rt(&["exec", "-d", "--pid-file", &pf, &id, "sleep", "999"])
+        .assert_ok();
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(fds_of(pid), [0, 1, 2], "exec -d");
+
+    // --preserve-fds 2: fds 3 and 4 of the caller, and nothing past them,
+    // though the caller holds fd 5 too.
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_args(&["sh", "-c", LIST_FDS]);
+    b.write();
+    env.track_id(&id);
+    let out = host_sh(
+        &env,
+        &format!(
+            "exec 3</dev/null 4</dev/null 5</dev/null; {} --root {} run --preserve-fds 2 --bundle {} {id}",
+            runtime().display(),
+            env.root.display(),
+            b.path()
+        ),
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, "0\n1\n2\n3\n4\n", "--preserve-fds 2");
+}
+
+/// The descriptors process `pid` holds, from the host's /proc.
+fn fds_of(pid: i64) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    fds.sort();
+    fds
+}

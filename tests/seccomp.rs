@@ -346,61 +346,114 @@ fn i386_abi_is_filtered_too() {
     assert_eq!(code, 128 + libc::SIGSYS, "{out}");
 }
 
+/// How the test agent answers every notified syscall.
+#[derive(Clone, Copy)]
+enum Answer {
+    Eperm,
+    /// SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel runs the syscall.
+    Continue,
+}
+
+/// A seccomp agent on `listener` for `conns` processes: takes each fd and
+/// state, then answers every notified syscall until the process is gone
+/// (or 60 s pass without a connection or a notification, so that a hang
+/// fails the test rather than stalling it). Returns each payload and how
+/// many syscalls it answered.
+fn serve_agent(
+    listener: std::os::unix::net::UnixListener,
+    answer: Answer,
+    conns: usize,
+) -> std::thread::JoinHandle<Vec<(serde_json::Value, usize)>> {
+    std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + secs(60);
+        let mut served = Vec::new();
+        while served.len() < conns {
+            match listener.accept() {
+                Ok((c, _)) => {
+                    c.set_nonblocking(false).unwrap();
+                    served.push(std::thread::spawn(move || answer_one(c, answer)));
+                }
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(_) => break,
+            }
+        }
+        served.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+fn answer_one(conn: std::os::unix::net::UnixStream, answer: Answer) -> (serde_json::Value, usize) {
+    use std::os::fd::AsRawFd;
+    let (fd, payload) = recv_fd_with_payload(&conn);
+    let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    const RECV: libc::c_ulong = 0xc050_2100;
+    const SEND: libc::c_ulong = 0xc018_2101;
+    let mut answered = 0;
+    loop {
+        let mut pfd = [libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: polling one descriptor we own.
+        if unsafe { libc::poll(pfd.as_mut_ptr(), 1, 60_000) } <= 0
+            || pfd[0].revents & libc::POLLIN == 0
+        {
+            break;
+        }
+        let mut req = [0u8; 80];
+        // SAFETY: SECCOMP_IOCTL_NOTIF_RECV fills a zeroed seccomp_notif.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), RECV, req.as_mut_ptr()) } != 0 {
+            continue;
+        }
+        // struct seccomp_notif_resp: id, val, error, flags.
+        let mut resp = [0u8; 24];
+        resp[0..8].copy_from_slice(&req[0..8]);
+        match answer {
+            Answer::Eperm => resp[16..20].copy_from_slice(&(-libc::EPERM).to_le_bytes()),
+            Answer::Continue => resp[20..24].copy_from_slice(&1u32.to_le_bytes()),
+        }
+        // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads a seccomp_notif_resp.
+        unsafe { libc::ioctl(fd.as_raw_fd(), SEND, resp.as_ptr()) };
+        answered += 1;
+    }
+    (payload, answered)
+}
+
+/// A bundle for `id` whose profile sends `names` to an agent listening on
+/// the returned socket (with `metadata`, if any).
+fn notify_bundle(
+    env: &TestEnv,
+    id: &str,
+    names: &[&str],
+    metadata: Option<&str>,
+) -> (Bundle, std::os::unix::net::UnixListener) {
+    let sock = env.tmp.join(format!("agent-{id}.sock"));
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut b = env.bundle(id);
+    let mut profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock.display().to_string(),
+        "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]
+    });
+    if let Some(m) = metadata {
+        profile["listenerMetadata"] = json!(m);
+    }
+    with_profile(&mut b, profile);
+    (b, listener)
+}
+
 #[test]
 fn notify_hands_the_listener_fd_and_state_to_the_agent() {
-    use std::os::fd::AsRawFd;
     let env = TestEnv::new("seccomp_notify");
     let id = env.new_id();
-    let sock = env.tmp.join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let mut b = env.bundle(&id);
-    with_profile(
-        &mut b,
-        json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": sock.display().to_string(),
-            "listenerMetadata": "hello-agent",
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
-        }),
-    );
+    let (mut b, listener) = notify_bundle(&env, &id, &["mkdir", "mkdirat"], Some("hello-agent"));
     b.set_sh("mkdir /tmp/n 2>&1; echo rc=$?");
-    // The agent: takes the fd and the state, then refuses every notified
-    // syscall with EPERM until the process is gone.
-    let agent = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let (fd, payload) = recv_fd_with_payload(&conn);
-        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-        const RECV: libc::c_ulong = 0xc050_2100;
-        const SEND: libc::c_ulong = 0xc018_2101;
-        let mut answered = 0;
-        loop {
-            let mut pfd = [libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            // SAFETY: polling one descriptor we own.
-            if unsafe { libc::poll(pfd.as_mut_ptr(), 1, 60_000) } <= 0
-                || pfd[0].revents & libc::POLLIN == 0
-            {
-                break;
-            }
-            let mut req = [0u8; 80];
-            // SAFETY: SECCOMP_IOCTL_NOTIF_RECV fills a zeroed seccomp_notif.
-            if unsafe { libc::ioctl(fd.as_raw_fd(), RECV, req.as_mut_ptr()) } != 0 {
-                break;
-            }
-            let mut resp = [0u8; 24];
-            resp[0..8].copy_from_slice(&req[0..8]);
-            resp[16..20].copy_from_slice(&(-libc::EPERM).to_le_bytes());
-            // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads a seccomp_notif_resp.
-            unsafe { libc::ioctl(fd.as_raw_fd(), SEND, resp.as_ptr()) };
-            answered += 1;
-        }
-        (payload, answered)
-    });
+    let agent = serve_agent(listener, Answer::Eperm, 1);
     let (code, out, err) = env.run_fg(&id, &b);
-    let (payload, answered) = agent.join().unwrap();
+    let (payload, answered) = agent.join().unwrap().remove(0);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("Operation not permitted") && out.contains("rc=1"),
@@ -408,9 +461,65 @@ fn notify_hands_the_listener_fd_and_state_to_the_agent() {
     );
     assert!(answered >= 1);
     assert_eq!(payload["fds"], json!(["seccompFd"]), "{payload}");
+    assert_eq!(
+        payload["ociVersion"], payload["state"]["ociVersion"],
+        "{payload}"
+    );
+    assert!(payload["ociVersion"].is_string(), "{payload}");
     assert_eq!(payload["metadata"], "hello-agent", "{payload}");
     assert_eq!(payload["state"]["id"], json!(id), "{payload}");
     assert!(payload["pid"].as_i64().unwrap_or(0) > 0, "{payload}");
+}
+
+#[test]
+fn notify_of_the_runtimes_own_syscalls_without_no_new_privs_does_not_hang() {
+    // Loaded before the user switch, the filter also traps what the init
+    // still does (write, close, openat, execve): the agent must have the
+    // fd before any of them, or the init waits for ever.
+    let env = TestEnv::new("seccomp_notify_early");
+    for exec in [false, true] {
+        let id = env.new_id();
+        let names = [
+            "execve",
+            "write",
+            "close",
+            "openat",
+            "read",
+            "mmap",
+            "brk",
+            "fstat",
+            "newfstatat",
+            "setresuid",
+            "capset",
+            "prctl",
+            "chdir",
+            "getcwd",
+        ];
+        let (mut b, listener) = notify_bundle(&env, &id, &names, None);
+        b.config_mut()["process"]["noNewPrivileges"] = json!(false);
+        let agent = serve_agent(listener, Answer::Continue, 1 + exec as usize);
+        if !exec {
+            b.set_sh("echo hello from a notified init");
+            let out = env.run_out(&id, &b, &[]);
+            let (payload, answered) = agent.join().unwrap().remove(0);
+            assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+            assert_eq!(out.stdout, "hello from a notified init\n");
+            assert!(answered > 3, "{answered}");
+            assert_eq!(payload["state"]["status"], "creating", "{payload}");
+            continue;
+        }
+        // exec gets the container's filter: the same early hand-over.
+        b.set_args(&["sleep", "100"]);
+        env.run_out(&id, &b, &["-d"]).assert_ok();
+        let out = env.rt(&["exec", &id, "echo", "hello from a notified exec"]);
+        out.assert_ok();
+        assert_eq!(out.stdout, "hello from a notified exec\n");
+        env.rt(&["delete", "--force", &id]).assert_ok();
+        let served = agent.join().unwrap();
+        assert_eq!(served.len(), 2, "{served:?}");
+        assert_eq!(served[1].0["state"]["status"], "running", "{served:?}");
+        assert!(served[1].1 > 0, "{served:?}");
+    }
 }
 
 #[test]

@@ -99,9 +99,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
                 let t = std::fs::read_to_string(src).with_context(|| format!("read {src}"))?;
                 (src.clone(), t)
             };
-            let de = &mut serde_json::Deserializer::from_str(&text);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| anyhow::anyhow!("{name}: {}: {}", e.path(), e.inner()))
+            crate::container::update::parse_resources(&name, text.as_bytes())
                 .with_context(|| format!("container {id}: resources"))?
         }
         None => from_flags(&a).with_context(|| format!("container {id}"))?,

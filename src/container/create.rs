@@ -3,7 +3,6 @@
 //! removes the cgroup and the state directory, so the host is as before.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -85,6 +84,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     };
     let result = dir
         .save(&l.state)
+        .inspect(|()| super::crash::point("create:recorded"))
         .and_then(|()| build(o, mode, &plan, &dir, &cgroup, console, &mut l));
     let Launching {
         state,
@@ -196,6 +196,7 @@ pub fn new_container(
         no_cgroup: false,
         disk_quota: None,
         config: plan.spec.clone(),
+        abandoned: false,
     };
     Ok((dir, cgroup, state))
 }
@@ -267,6 +268,7 @@ fn build(
         ),
         Mode::Run => None,
     };
+    let agent = launch::seccomp_listener(plan)?;
     let (end, pid) = launch::spawn(
         Launch {
             plan,
@@ -277,7 +279,7 @@ fn build(
             preserve_fds: o.preserve_fds,
             new_keyring: !o.no_new_keyring,
             runtime_fds: vec![dir.raw_fd()],
-            seccomp_listener: launch::seccomp_listener(plan)?,
+            seccomp_listener: agent.as_ref(),
             root: None,
         },
         &mut l.children,
@@ -311,6 +313,7 @@ fn build(
         }
         crate::logging::debug(format!("container {}: linux.resources applied", plan.id));
     }
+    super::crash::point("create:cloned");
     if let Some(adj) = plan
         .process
         .as_ref()
@@ -320,7 +323,12 @@ fn build(
     }
 
     let hooks_ran = &mut l.hooks_ran;
-    let init_pid = launch::until_ready(&end, plan, pid, &mut l.children, &mut |init_pid| {
+    let agent_state = |pid| hook_state(plan, pid, Status::Creating);
+    let agent = agent.as_ref().map(|socket| launch::Agent {
+        socket,
+        state: &agent_state,
+    });
+    let init_pid = launch::until_ready(&end, plan, pid, &mut l.children, agent, &mut |init_pid| {
         // Before the hooks, which may expect them (runc moves them then).
         crate::linux::netdev::move_into(init_pid, &plan.net_devices)?;
         for d in &plan.net_devices {
@@ -344,9 +352,11 @@ fn build(
             let create_runtime = h.create_runtime().as_deref().unwrap_or(&[]);
             hooks::run_all("createRuntime", create_runtime, state)?;
         }
+        super::crash::point("create:hooks");
         Ok(state)
     })?;
 
+    super::crash::point("create:ready");
     let (start_time, _) = super::status::process_start_time(init_pid)
         .context("the container's init exited during setup")?;
     l.state.pid = init_pid;
@@ -354,6 +364,7 @@ fn build(
     l.state.status = Status::Created;
     dir.save(&l.state)?;
     crate::logging::debug(format!("container {}: created, init pid {init_pid}", o.id));
+    super::crash::point("create:saved");
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
     }
@@ -402,9 +413,8 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
     if !meta.file_type().is_socket() {
         bail!("--console-socket {}: not a socket", path.display());
     }
-    let s = UnixStream::connect(path)
-        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
-    Ok(OwnedFd::from(s))
+    crate::linux::tty::connect(path)
+        .with_context(|| format!("--console-socket {}: connect", path.display()))
 }
 
 /// Written via a temporary file and rename, so a reader never sees a

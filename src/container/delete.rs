@@ -16,7 +16,10 @@ use crate::state::{NotExist, StateDir, Status};
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = match StateDir::open(root, id) {
         Ok(d) => d,
-        Err(e) if force && e.is::<NotExist>() => return Ok(()),
+        Err(e) if force && e.is::<NotExist>() => {
+            crate::state::remove_unplaced(root);
+            return Ok(());
+        }
         Err(e) => return Err(e),
     };
     let state = match dir.load(id) {
@@ -40,6 +43,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     match state.current_status() {
+        // A create killed on the way: nothing it started may outlive the
+        // delete, even in a cgroup that is not ours to remove.
+        Status::Stopped if state.abandoned => {
+            for pid in super::processes(&state).unwrap_or_default() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
         Status::Stopped => {}
         _ if force => {
             let _ = signal_init(state.pid, state.start_time, libc::SIGKILL);
@@ -48,6 +58,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             }
             super::pause::thaw_to_die(&state);
             wait_gone(state.pid, Duration::from_secs(10))?;
+            super::crash::point("delete:killed");
         }
         s => bail!(
             "cannot delete container {id} that is not stopped: {}",

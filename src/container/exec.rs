@@ -92,6 +92,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 
     let mut children = Children::default();
     let result = (|| -> Result<i32> {
+        let agent = launch::seccomp_listener(&plan)?;
         let (end, pid) = launch::spawn(
             Launch {
                 plan: &plan,
@@ -102,7 +103,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 preserve_fds: o.preserve_fds,
                 new_keyring: state.new_keyring,
                 runtime_fds: Vec::new(),
-                seccomp_listener: launch::seccomp_listener(&plan)?,
+                seccomp_listener: agent.as_ref(),
                 root: shared_root(&state, &o.root.join(id))?,
             },
             &mut children,
@@ -137,6 +138,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             }),
         }
         .with_context(|| format!("container {id}"))?;
+        super::crash::point("exec:cloned");
         if let Some(cpus) = last {
             sched::set_affinity(pid, cpus).context("process.execCPUAffinity.final")?;
         }
@@ -145,15 +147,23 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         if let Some(adj) = process.oom_score_adj() {
             super::set_oom_score_adj(pid, adj)?;
         }
-        let pid = launch::until_ready(&end, &plan, pid, &mut children, &mut |_| {
+        // The exec'd process's state, for a seccomp agent.
+        let agent_state = |pid| {
+            let exec_state = state::State {
+                pid,
+                ..state.clone()
+            };
+            super::saved_hook_state(&exec_state, Status::Running)
+        };
+        let agent = agent.as_ref().map(|socket| launch::Agent {
+            socket,
+            state: &agent_state,
+        });
+        let pid = launch::until_ready(&end, &plan, pid, &mut children, agent, &mut |_| {
             bail!("internal: an exec process asked for create hooks")
         })?;
-        // The exec'd process's state, for a seccomp agent.
-        let exec_state = state::State {
-            pid,
-            ..state.clone()
-        };
-        end.start(super::saved_hook_state(&exec_state, Status::Running))?;
+        super::crash::point("exec:ready");
+        end.start(agent_state(pid))?;
         Ok(pid)
     })();
     let pid = match result {
@@ -189,6 +199,21 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     after_start.with_context(|| format!("exec in container {id}"))
 }
 
+/// `--process FILE`'s text; a type error names the JSON path of the field.
+pub fn parse_process(f: &Path, text: &[u8]) -> Result<Process> {
+    spec::refuse_nul(text).with_context(|| format!("--process {}", f.display()))?;
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        anyhow::anyhow!("--process {}: {at}{}", f.display(), e.into_inner())
+    })
+}
+
 /// The process to run: `--process` as given, or the container's process
 /// with the command line's changes. Also returns a `--user` that names a
 /// user rather than a number, for the child to look up.
@@ -198,17 +223,7 @@ fn build_process(
 ) -> Result<(Process, Option<String>)> {
     if let Some(f) = o.process_file {
         let text = std::fs::read(f).with_context(|| format!("--process {}", f.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&text);
-        let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!("{path}: ")
-            };
-            anyhow::anyhow!("--process {}: {at}{}", f.display(), e.into_inner())
-        })?;
-        return Ok((p, None));
+        return Ok((parse_process(f, &text)?, None));
     }
     if o.command.is_empty() {
         bail!("exec needs a command to run (or --process)");

@@ -6,6 +6,7 @@
 //! tearing a container down.
 
 pub mod checkpoint;
+pub mod crash;
 pub mod create;
 pub mod delete;
 pub mod exec;
@@ -238,6 +239,7 @@ pub fn destroy(dir: StateDir, state: &State) -> Result<()> {
             .and_then(|c| c.remove())
             .with_context(|| format!("container {}", state.id))?;
     }
+    crash::point("delete:cgroup-removed");
     run_poststop(state);
     dir.remove()
 }
@@ -270,14 +272,10 @@ pub fn wait_gone(pid: i32, limit: Duration) -> Result<()> {
 /// redirect.
 pub fn send_pidfd(socket: &std::path::Path, pid: i32) -> Result<()> {
     let what = || format!("--pidfd-socket {}", socket.display());
-    let conn = std::os::unix::net::UnixStream::connect(socket).with_context(what)?;
+    let conn = crate::linux::tty::connect(socket).with_context(what)?;
     let fd = crate::linux::pidfd::open(pid).with_context(|| format!("pidfd of process {pid}"))?;
-    crate::linux::tty::send_fd(
-        &std::os::fd::OwnedFd::from(conn),
-        "pidfd",
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-    )
-    .with_context(what)
+    crate::linux::tty::send_fd(&conn, "pidfd", std::os::fd::AsRawFd::as_raw_fd(&fd))
+        .with_context(what)
 }
 
 /// Sets a process's `oomScoreAdj` from the runtime, through the pinned

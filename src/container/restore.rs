@@ -174,10 +174,10 @@ fn restore_into(
         .is_some_and(|p| p.process.terminal().unwrap_or(false));
     opts.orphan_pts_master = terminal;
     let console = match (terminal, o.console_socket) {
-        (true, Some(s)) => Some(OwnedFd::from(
-            std::os::unix::net::UnixStream::connect(s)
+        (true, Some(s)) => Some(
+            crate::linux::tty::connect(s)
                 .with_context(|| format!("--console-socket {}", s.display()))?,
-        )),
+        ),
         (true, None) => bail!("process.terminal: restoring a terminal needs --console-socket"),
         (false, _) => None,
     };

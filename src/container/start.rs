@@ -22,7 +22,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     // A config without a process is reported by the init itself, which
     // still waits for this start.
     let sock = dir.short_path(START_SOCKET);
-    let end = protocol::connect_start(&sock)?;
+    let mut end = protocol::connect_start(&sock)?;
+    end.allow_hooks(crate::linux::hooks::in_container_timeouts(
+        state.config.hooks().as_ref(),
+    ));
+    super::crash::point("start:connected");
     let result = release(&end, &dir, &mut state);
     let _ = std::fs::remove_file(&sock);
     result
@@ -33,6 +37,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 pub fn release(end: &RuntimeEnd, dir: &StateDir, state: &mut State) -> Result<()> {
     end.start(saved_hook_state(state, Status::Created))
         .map_err(|e| anyhow::anyhow!("container {}: {e:#}", state.id))?;
+    super::crash::point("start:started");
     state.status = Status::Running;
     dir.save(state)?;
     crate::logging::debug(format!(

@@ -21,9 +21,14 @@ pub trait Live {
 impl<C: Config> Live for State<C> {
     fn current_status(&self) -> Status {
         if self.status == Status::Creating {
-            // Written before the init exists; a create that died leaves it
-            // behind, and `delete --force` cleans it up.
-            return Status::Creating;
+            // Written before the init exists. A create that was killed
+            // leaves it behind with nothing running: stopped, for `delete`
+            // to clean up.
+            return if self.abandoned {
+                Status::Stopped
+            } else {
+                Status::Creating
+            };
         }
         if self.pid <= 0 || !process_matches(self.pid, self.start_time) {
             return Status::Stopped;
@@ -41,9 +46,16 @@ impl<C: Config> Live for State<C> {
 }
 
 /// A container's recorded state, read without its lock (state.json is
-/// replaced atomically).
+/// replaced atomically); what a killed create left is explained.
 pub fn read(root: &Path, id: &str) -> Result<State> {
-    state::read(root, id)
+    let s = state::read(root, id)?;
+    if s.abandoned {
+        crate::logging::warn(format!(
+            "container {id}: its create did not finish (the runtime was killed or crashed); \
+             `delete {id}` removes what it left"
+        ));
+    }
+    Ok(s)
 }
 
 /// Every container id under `root`, sorted.

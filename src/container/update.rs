@@ -118,6 +118,7 @@ pub fn update(
         }
     }
 
+    super::crash::point("update:applied");
     let mut config = state.config.clone();
     let mut linux = config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged));
@@ -156,9 +157,17 @@ fn update_disk_quota(
     dir.save(state)
 }
 
+/// `update -r FILE`'s text (`name` is the file, or `<stdin>`); a type error
+/// names the JSON path of the field.
+pub fn parse_resources(name: &str, text: &[u8]) -> Result<LinuxResources> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("{name}: {}: {}", e.path(), e.inner()))
+}
+
 /// The container's recorded resources with `changes` laid over them,
 /// field by field (a change to `memory.limit` keeps `memory.swap`).
-fn merge_resources(old: &LinuxResources, changes: &LinuxResources) -> Result<LinuxResources> {
+pub fn merge_resources(old: &LinuxResources, changes: &LinuxResources) -> Result<LinuxResources> {
     fn lay(base: &mut Value, over: Value) {
         match (base, over) {
             (Value::Object(b), Value::Object(o)) => {

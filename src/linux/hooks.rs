@@ -12,6 +12,23 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Hook;
 
 /// Runs `hooks` in order; the first failure stops the rest.
+/// The time the hooks that run in the container's process
+/// (createContainer, startContainer) may take by their timeouts, for the
+/// runtime that waits meanwhile.
+pub fn in_container_timeouts(hooks: Option<&oci_spec::runtime::Hooks>) -> std::time::Duration {
+    let secs = hooks
+        .into_iter()
+        .flat_map(|h| {
+            let c = h.create_container().iter().flatten();
+            c.chain(h.start_container().iter().flatten())
+        })
+        .filter_map(|h| h.timeout())
+        .fold(0u64, |sum, t| sum.saturating_add(t.max(0) as u64));
+    // Capped (at about 136 years), so that adding it to a clock reading
+    // cannot overflow whatever a config says.
+    std::time::Duration::from_secs(secs.min(u32::MAX as u64))
+}
+
 pub fn run_all(kind: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
     run_each(kind, hooks, state, &[])
 }

@@ -14,6 +14,55 @@ use nix::unistd::dup2;
 
 use crate::process::protocol::{At, SetupError, SetupResult, Step};
 
+/// How long the runtime waits for a client's socket (`--console-socket`,
+/// `--pidfd-socket`, a seccomp agent) to take its connection and each
+/// message: a client that listens but never accepts or reads must not hang
+/// the runtime.
+pub const CLIENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Connects to the unix stream socket at `path` within [`CLIENT_WAIT`]
+/// (a listener whose backlog is full refuses at once rather than blocking
+/// when asked without blocking), and leaves the connection blocking, with
+/// sends bounded by the same time.
+pub fn connect(path: &Path) -> std::io::Result<OwnedFd> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, UnixAddr, connect, setsockopt, socket, sockopt,
+    };
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    let addr = UnixAddr::new(path)?;
+    let deadline = std::time::Instant::now() + CLIENT_WAIT;
+    loop {
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(nix::errno::Errno::EAGAIN) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the listener took no connection within {}s",
+                        CLIENT_WAIT.as_secs()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
+    let flags = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    let limit = nix::sys::time::TimeVal::new(CLIENT_WAIT.as_secs() as i64, 0);
+    setsockopt(&fd, sockopt::SendTimeout, &limit)?;
+    Ok(fd)
+}
+
 /// `bind_console`: a container's init also gets the pty as `/dev/console`;
 /// an exec'd process only as its stdio.
 pub fn setup_console(

@@ -19,7 +19,7 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
-use nix::unistd::{AccessFlags, Gid, Uid, access, setresgid, setresuid, setsid};
+use nix::unistd::{AccessFlags, Gid, Uid, setresgid, setresuid, setsid};
 
 use super::protocol::{self, At, Go, InitEnd, SetupError, SetupResult, StartListener, Step};
 use super::spawn::{self, Forked};
@@ -51,7 +51,7 @@ pub struct InitContext<'a> {
     /// directory's carries the container's flock, which would otherwise be
     /// held for as long as the init lives.
     pub runtime_fds: Vec<RawFd>,
-    pub seccomp_listener: Option<OwnedFd>,
+    pub seccomp_listener: Option<&'a OwnedFd>,
     /// For an exec'd process: the root to chroot into (see `Launch`).
     pub root: Option<OwnedFd>,
     /// Bind sources the runtime opened, by index in `plan.mounts`.
@@ -156,8 +156,6 @@ impl Program {
 }
 
 struct Exec {
-    /// The seccomp user-notification fd, when the filter was loaded early.
-    notify_fd: Option<OwnedFd>,
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -177,7 +175,7 @@ fn prepare_process(ctx: &InitContext, init: bool) -> SetupResult<Program> {
     // Before the filter, which may refuse getcwd (runtime-tools' seccomp
     // test does).
     let cwd_reached = enter_cwd(&pp.process, true)?;
-    let notify_fd = load_seccomp_before_user_switch(ctx, pp)?;
+    load_seccomp_before_user_switch(ctx, pp)?;
     for r in &pp.rlimits {
         r.apply()?;
     }
@@ -201,7 +199,6 @@ fn prepare_process(ctx: &InitContext, init: bool) -> SetupResult<Program> {
     let args = pp.process.args().as_ref().expect("checked by the plan");
     let path = find_executable(&args[0], &env)?;
     Ok(Program::Ready(Exec {
-        notify_fd,
         path: c_string(&path)?,
         argv: args.iter().map(|a| c_string(a)).collect::<Result<_, _>>()?,
         envp: env.iter().map(|e| c_string(e)).collect::<Result<_, _>>()?,
@@ -233,7 +230,7 @@ fn exec_program(ctx: &InitContext, p: Exec, state: &str) -> SetupResult<Infallib
     crate::linux::fs::reopen_dev_null_stdio().at(Step::Exec, "reopen /dev/null as stdio")?;
     close_on_exec_from(3 + ctx.preserve_fds);
     reset_signals();
-    let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?.or(p.notify_fd);
+    let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?;
     send_notify_fd(ctx, notify_fd, state)?;
     let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).unwrap_err();
     Err(SetupError::new(Step::Exec, p.path.to_string_lossy()).errno(e))
@@ -631,14 +628,15 @@ fn enter_cwd(p: &oci_spec::runtime::Process, first: bool) -> SetupResult<bool> {
 
 /// Without no_new_privs the kernel only takes a filter from a process with
 /// CAP_SYS_ADMIN: it is loaded while we still have it, before the user and
-/// capabilities are switched (runc's order).
-fn load_seccomp_before_user_switch(
-    ctx: &InitContext,
-    pp: &ProcessPlan,
-) -> SetupResult<Option<OwnedFd>> {
+/// capabilities are switched (runc's order). The rest of the setup then
+/// runs under the filter: a listener fd goes to the agent at once, through
+/// the runtime, so that the agent can answer the syscalls it traps.
+fn load_seccomp_before_user_switch(ctx: &InitContext, pp: &ProcessPlan) -> SetupResult<()> {
     match &ctx.plan.seccomp {
-        Some(f) if !pp.process.no_new_privileges().unwrap_or(false) => f.load(),
-        _ => Ok(None),
+        Some(f) if !pp.process.no_new_privileges().unwrap_or(false) => {
+            ctx.end.load_seccomp_and_hand_over(|| f.load())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -671,8 +669,24 @@ fn environment(pp: &ProcessPlan, uid: u32) -> Vec<String> {
 
 /// Resolves the program the way execvp would, using the container's PATH.
 fn find_executable(name: &str, env: &[String]) -> SetupResult<String> {
+    // By the effective ids and capabilities, as execve checks: access(2)
+    // takes the real ids, and for a user other than root no capability,
+    // so it would refuse a user whose CAP_DAC_OVERRIDE lets execve run it.
+    // A seccomp profile loaded by now may refuse faccessat2 (EPERM, or
+    // ENOSYS that glibc only partly emulates): the real ids' check then.
     let ok = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file()) && access(p, AccessFlags::X_OK).is_ok()
+        std::fs::metadata(p).is_ok_and(|m| m.is_file())
+            && match nix::unistd::faccessat(
+                None,
+                p,
+                AccessFlags::X_OK,
+                nix::fcntl::AtFlags::AT_EACCESS,
+            ) {
+                Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS) => {
+                    nix::unistd::access(p, AccessFlags::X_OK).is_ok()
+                }
+                r => r.is_ok(),
+            }
     };
     if name.contains('/') {
         if ok(Path::new(name)) {
@@ -765,7 +779,8 @@ fn reset_signals() {
 }
 
 /// With no_new_privs the filter is the last step before execve, so a
-/// profile need not allow the runtime's own setup.
+/// profile need not allow the runtime's own setup; its listener fd goes
+/// straight to the agent, with the state the go brought.
 fn load_seccomp_last(ctx: &InitContext, no_new_privs: bool) -> SetupResult<Option<OwnedFd>> {
     match &ctx.plan.seccomp {
         Some(f) if no_new_privs => f.load(),
@@ -776,26 +791,11 @@ fn load_seccomp_last(ctx: &InitContext, no_new_privs: bool) -> SetupResult<Optio
 /// Hands the user-notification fd to the seccomp agent with the container's
 /// process state, as the runtime-spec's `listenerPath` describes.
 fn send_notify_fd(ctx: &InitContext, fd: Option<OwnedFd>, state: &str) -> SetupResult<()> {
-    let (Some(fd), Some(sock)) = (fd, &ctx.seccomp_listener) else {
+    let notify = ctx.plan.seccomp.as_ref().and_then(|f| f.notify.as_ref());
+    let (Some(fd), Some(sock), Some(notify)) = (fd, &ctx.seccomp_listener, notify) else {
         return Ok(());
     };
-    let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
-    let metadata = ctx
-        .plan
-        .seccomp
-        .as_ref()
-        .and_then(|f| f.notify.as_ref())
-        .and_then(|n| n.metadata.clone());
-    let mut msg = serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": state["pid"],
-        "state": state,
-    });
-    if let Some(m) = metadata {
-        msg["metadata"] = serde_json::Value::String(m);
-    }
-    tty::send_fd(sock, &msg.to_string(), std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(|e| {
+    notify.send_to_agent(sock, state, fd.as_fd()).map_err(|e| {
         SetupError::new(Step::Seccomp, "")
             .detail("send the notification fd to linux.seccomp.listenerPath")
             .errno(e)

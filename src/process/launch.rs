@@ -2,7 +2,7 @@
 //! `create`/`run` (a container's init) and `exec` (one more process): clone
 //! the child, then answer it through the protocol until it is Ready.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
@@ -38,7 +38,7 @@ pub struct Launch<'a> {
     /// which carries the container's flock).
     pub runtime_fds: Vec<RawFd>,
     /// Connected to `linux.seccomp.listenerPath` when the filter notifies.
-    pub seccomp_listener: Option<OwnedFd>,
+    pub seccomp_listener: Option<&'a OwnedFd>,
     /// `exec` into a container without a mount namespace: its init's root,
     /// to chroot into (joining the namespaces does not get there).
     pub root: Option<OwnedFd>,
@@ -54,7 +54,10 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
         Role::Init => open_mount_sources(l.plan)?,
         Role::Exec => Vec::new(),
     };
-    let (runtime_end, init_end) = protocol::pair()?;
+    let (mut runtime_end, init_end) = protocol::pair()?;
+    runtime_end.allow_hooks(crate::linux::hooks::in_container_timeouts(
+        l.plan.spec.hooks().as_ref(),
+    ));
     let ns = &l.plan.namespaces;
     // The common case creates every namespace in the clone itself; joining
     // by path or offsetting time needs setns/unshare in the child first. A
@@ -179,9 +182,17 @@ pub fn seccomp_listener(plan: &Plan) -> Result<Option<OwnedFd>> {
     let Some(n) = plan.seccomp.as_ref().and_then(|f| f.notify.as_ref()) else {
         return Ok(None);
     };
-    let s = std::os::unix::net::UnixStream::connect(&n.listener_path)
+    let s = crate::linux::tty::connect(&n.listener_path)
         .with_context(|| format!("linux.seccomp.listenerPath {}", n.listener_path.display()))?;
-    Ok(Some(OwnedFd::from(s)))
+    Ok(Some(s))
+}
+
+/// The seccomp agent of a filter that notifies, for a listener fd the
+/// child hands over during setup: the connection to `listenerPath` and the
+/// container's state to send with the fd of process `pid`.
+pub struct Agent<'a> {
+    pub socket: &'a OwnedFd,
+    pub state: &'a dyn Fn(i32) -> String,
 }
 
 /// Lets the child go and answers it until it reports Ready; returns the
@@ -193,6 +204,7 @@ pub fn until_ready(
     plan: &Plan,
     first: i32,
     children: &mut Children,
+    agent: Option<Agent>,
     create_hooks: &mut dyn FnMut(i32) -> Result<String>,
 ) -> Result<i32> {
     end.go().context("start the container's process")?;
@@ -201,6 +213,7 @@ pub fn until_ready(
         &mut Runtime {
             plan,
             children,
+            agent,
             create_hooks,
         },
     )
@@ -210,6 +223,7 @@ pub fn until_ready(
 struct Runtime<'a> {
     plan: &'a Plan,
     children: &'a mut Children,
+    agent: Option<Agent<'a>>,
     create_hooks: &'a mut dyn FnMut(i32) -> Result<String>,
 }
 
@@ -237,6 +251,26 @@ impl Answers for Runtime<'_> {
 
     fn create_hooks(&mut self, pid: i32) -> Result<String> {
         (self.create_hooks)(pid)
+    }
+
+    fn seccomp_fd(&mut self, pid: i32, fd: OwnedFd) -> Result<()> {
+        let notify = self.plan.seccomp.as_ref().and_then(|f| f.notify.as_ref());
+        let (Some(agent), Some(notify)) = (&self.agent, notify) else {
+            anyhow::bail!("internal: a seccomp fd without linux.seccomp.listenerPath");
+        };
+        notify
+            .send_to_agent(agent.socket, &(agent.state)(pid), fd.as_fd())
+            .with_context(|| {
+                format!(
+                    "send the seccomp notification fd to linux.seccomp.listenerPath {}",
+                    notify.listener_path.display()
+                )
+            })?;
+        crate::logging::debug(format!(
+            "container {}: handed pid {pid}'s seccomp notification fd to the agent",
+            self.plan.id
+        ));
+        Ok(())
     }
 
     fn exited(&mut self, pid: i32) -> String {

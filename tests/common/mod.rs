@@ -336,6 +336,19 @@ impl TestEnv {
         }
     }
 
+    /// A bundle for container `id` whose config names a rootfs elsewhere
+    /// (the caller sets `root.path`): many containers can share one.
+    pub fn bundle_without_rootfs(&self, id: &str) -> Bundle {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let dir = self.tmp.join(format!("bundle{n}"));
+        fs::create_dir_all(&dir).unwrap();
+        Bundle {
+            rootfs: dir.join("rootfs"),
+            dir,
+            config: default_config(id),
+        }
+    }
+
     /// `run --bundle B ID` in the foreground; returns (exit code, stdout, stderr).
     pub fn run_fg(&self, id: &str, b: &Bundle) -> (i32, String, String) {
         let o = self.run_out(id, b, &[]);

@@ -63,6 +63,32 @@ pub struct Notify {
     pub metadata: Option<String>,
 }
 
+impl Notify {
+    /// Hands the listener fd to the agent connected at `socket`, with the
+    /// container's state (`state`, the JSON hooks get), as the
+    /// runtime-spec's `listenerPath` describes.
+    pub fn send_to_agent(
+        &self,
+        socket: &std::os::fd::OwnedFd,
+        state: &str,
+        fd: std::os::fd::BorrowedFd,
+    ) -> nix::Result<()> {
+        let state: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+        let mut msg = serde_json::json!({
+            // The state's, which is the runtime's.
+            "ociVersion": state["ociVersion"],
+            "fds": ["seccompFd"],
+            "pid": state["pid"],
+            "state": state,
+        });
+        if let Some(m) = &self.metadata {
+            msg["metadata"] = serde_json::Value::String(m.clone());
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        crate::linux::tty::send_fd(socket, &msg.to_string(), fd)
+    }
+}
+
 impl Filter {
     pub fn instructions(&self) -> usize {
         self.prog.len()

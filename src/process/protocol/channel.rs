@@ -2,13 +2,13 @@
 //! one JSON message per packet, so a message is never split or merged, and
 //! a closed peer reads as end of file.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, accept4, bind, connect, listen, recv,
-    send, socket, socketpair,
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, accept4, bind,
+    connect, listen, recv, recvmsg, send, socket, socketpair,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -37,11 +37,84 @@ impl Channel {
         }
     }
 
+    /// Sends a message already encoded (see [`encode`]) with a descriptor
+    /// riding along: with nothing left to allocate, this is one sendmsg.
+    /// Made with libc's sendmsg and a control buffer on the stack: nix's
+    /// allocates one, and an allocation may be a syscall (brk, mmap) that
+    /// the seccomp filter just loaded traps before its agent exists.
+    pub(super) fn send_encoded_with_fd(&self, data: &[u8], fd: RawFd) -> nix::Result<()> {
+        // Aligned as struct cmsghdr; room for one descriptor.
+        #[repr(C)]
+        struct Control {
+            header: libc::cmsghdr,
+            fd: RawFd,
+        }
+        // SAFETY: zeroed cmsghdr and int are valid values.
+        let mut control: Control = unsafe { std::mem::zeroed() };
+        // SAFETY: CMSG_LEN computes a length from an integer.
+        control.header.cmsg_len =
+            unsafe { libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) } as _;
+        control.header.cmsg_level = libc::SOL_SOCKET;
+        control.header.cmsg_type = libc::SCM_RIGHTS;
+        control.fd = fd;
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        // SAFETY: zeroed msghdr is valid (no name, no buffers) until set.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = (&mut control as *mut Control).cast();
+        // SAFETY: CMSG_SPACE computes a length from an integer.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
+        loop {
+            // SAFETY: msg points at iov, data and control, all alive for
+            // the call; the kernel only reads them.
+            let rc = unsafe { libc::sendmsg(self.0.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+            if rc >= 0 {
+                return Ok(());
+            }
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
     /// The next message, or `None` when the peer closed its end (for the
     /// init's side of start: its execve succeeded). A peer that exited
     /// with a message of ours unread resets the connection instead: an
     /// error ([`is_reset`]), since the peer cannot have exec'd then.
     pub(super) fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        Ok(self.recv_with_fd()?.map(|(msg, _)| msg))
+    }
+
+    /// Waits until a message (or the peer's end) is there, at most `limit`;
+    /// false when the time ran out.
+    pub(super) fn readable_within(&self, limit: std::time::Duration) -> Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let start = std::time::Instant::now();
+        loop {
+            let left = limit.saturating_sub(start.elapsed());
+            let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(
+                std::os::fd::AsFd::as_fd(&self.0),
+                PollFlags::POLLIN,
+            )];
+            match poll(&mut fds, ms) {
+                Ok(0) => return Ok(false),
+                Ok(_) => return Ok(true),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("wait for a protocol message"),
+            }
+        }
+    }
+
+    /// [`Channel::recv`], with the descriptor a message carried, if any
+    /// (one sent where none was expected is closed by the caller's drop).
+    pub(super) fn recv_with_fd<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
         // Peek at the packet's real size first (MSG_TRUNC), so that no
         // message is ever cut short, whatever its size.
         let size = loop {
@@ -55,18 +128,46 @@ impl Channel {
             }
         };
         let mut buf = vec![0u8; size.max(1)];
-        let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        // Room for more than the one descriptor a message may carry, so
+        // that extra ones arrive (and are closed) rather than being cut.
+        let mut space = nix::cmsg_space!([RawFd; 8]);
+        let (n, fd) = loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.context("receive a protocol message")?,
+                Err(e) => return Err(e).context("receive a protocol message"),
+                Ok(m) => {
+                    let mut fd = None;
+                    for c in m.cmsgs().context("receive a protocol message")? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for f in fds {
+                                // SAFETY: the kernel just installed each
+                                // descriptor for us; we own it now.
+                                let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                                fd.get_or_insert(owned);
+                            }
+                        }
+                    }
+                    break (m.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Ok(None);
         }
         let msg = serde_json::from_slice(&buf[..n]).context("decode a protocol message")?;
-        Ok(Some(msg))
+        Ok(Some((msg, fd)))
     }
+}
+
+/// A message as [`Channel::send_encoded_with_fd`] sends it.
+pub(super) fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    serde_json::to_vec(msg).expect("protocol messages always encode")
 }
 
 /// The listening socket a created container's init waits on for `start`.

@@ -30,7 +30,12 @@
 //!  Answers::create_hooks: prestart, createRuntime
 //!  ── HooksDone{state} ───────────────────────►
 //!                                               createContainer hooks,
-//!                                               pivot_root, masks, console,
+//!                                               pivot_root, masks, console
+//!                                               [seccomp that notifies,
+//!                                                no_new_privs unset:
+//!  ◄────────────────── SeccompFd (+ the fd) ──   load it, hand its fd over]
+//!  Answers::seccomp_fd: to the agent
+//!  ── SeccompFdSent ──────────────────────────►
 //!                                               rlimits, user, caps, cwd,
 //!                                               find the executable
 //!  ◄────────────────────────────────── Ready ── wait_for_start
@@ -75,6 +80,10 @@ enum ToParent {
     InitPid(i32),
     /// Mounts are done: run prestart and createRuntime hooks now.
     CreateHooks,
+    /// A seccomp filter that notifies was loaded; its listener fd rides
+    /// along, for the runtime to hand to the agent before the filter
+    /// traps any syscall of ours.
+    SeccompFd,
     /// Setup finished; the init waits for start.
     Ready,
     Failed(SetupError),
@@ -85,6 +94,8 @@ enum ToParent {
 enum ToInit {
     Continue,
     MapsDone,
+    /// The seccomp agent has the listener fd.
+    SeccompFdSent,
     /// Hooks ran; `state` is the JSON the createContainer hooks get.
     HooksDone {
         state: String,
@@ -97,11 +108,31 @@ enum ToInit {
     },
 }
 
+/// How long the runtime waits for each answer of a process that sets up
+/// or starts, on top of the timeouts of the hooks that run in it
+/// (createContainer, startContainer): the spec sets no bound, and a setup
+/// step that hangs (a mount on a dead network filesystem, a hook without
+/// a timeout) must not hang `create`, `start` or `exec` for ever.
+pub const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// [`ANSWER_WAIT`]; in debug builds, tests may shorten it with
+/// `VZRUN_TEST_ANSWER_WAIT` (seconds) to see it run out.
+fn answer_wait() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(s) = std::env::var("VZRUN_TEST_ANSWER_WAIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        return std::time::Duration::from_secs(s);
+    }
+    ANSWER_WAIT
+}
+
 /// A connected pair: the runtime keeps the first end, the child the second
 /// (both close-on-exec, so the child's execve closes its end).
 pub fn pair() -> Result<(RuntimeEnd, InitEnd)> {
     let (runtime, init) = Channel::pair()?;
-    Ok((RuntimeEnd(runtime), InitEnd(init)))
+    Ok((RuntimeEnd::new(runtime), InitEnd(init)))
 }
 
 /// The child's end of the conversation.
@@ -139,6 +170,30 @@ impl InitEnd {
         self.expect("HooksDone", |m| match m {
             ToInit::HooksDone { state } => Some(state),
             _ => None,
+        })
+    }
+
+    /// Loads a seccomp filter that notifies and at once hands its listener
+    /// fd to the runtime, which gives it to the agent: until the agent has
+    /// it, any syscall the filter traps waits for ever. The message is
+    /// encoded before the load, so that the only syscall between the two
+    /// is the sendmsg itself (an agent that is sent sendmsg is the one
+    /// case no runtime can serve).
+    pub fn load_seccomp_and_hand_over(
+        &self,
+        load: impl FnOnce() -> SetupResult<Option<std::os::fd::OwnedFd>>,
+    ) -> SetupResult<()> {
+        let msg = channel::encode(&ToParent::SeccompFd);
+        let Some(fd) = load()? else {
+            return Ok(());
+        };
+        self.0
+            .send_encoded_with_fd(&msg, std::os::fd::AsRawFd::as_raw_fd(&fd))
+            .at(Step::Seccomp, "")
+            .map_err(|e| e.detail("hand the notification fd to the runtime"))?;
+        drop(fd);
+        self.expect("SeccompFdSent", |m| {
+            matches!(m, ToInit::SeccompFdSent).then_some(())
         })
     }
 
@@ -229,14 +284,46 @@ pub trait Answers {
     /// Runs the prestart and createRuntime hooks for the init `pid`;
     /// returns the state the createContainer hooks get.
     fn create_hooks(&mut self, pid: i32) -> Result<String>;
+    /// `pid` loaded a seccomp filter that notifies: hands its listener fd
+    /// to the agent.
+    fn seccomp_fd(&mut self, pid: i32, fd: std::os::fd::OwnedFd) -> Result<()>;
     /// `pid` went away during setup: how it ended, for the error.
     fn exited(&mut self, pid: i32) -> String;
 }
 
 /// The runtime's end of the conversation.
-pub struct RuntimeEnd(Channel);
+pub struct RuntimeEnd {
+    chan: Channel,
+    /// How long to wait for each answer.
+    limit: std::time::Duration,
+}
 
 impl RuntimeEnd {
+    fn new(chan: Channel) -> RuntimeEnd {
+        RuntimeEnd {
+            chan,
+            limit: answer_wait(),
+        }
+    }
+
+    /// Waits longer for each answer, by the timeouts of hooks that run in
+    /// the container's process.
+    pub fn allow_hooks(&mut self, hooks: std::time::Duration) {
+        self.limit = answer_wait() + hooks;
+    }
+
+    /// The next message, waiting at most the limit for it; `waited_for`
+    /// names it in the error.
+    fn next(&self, waited_for: &str) -> Result<Option<(ToParent, Option<std::os::fd::OwnedFd>)>> {
+        if !self.chan.readable_within(self.limit)? {
+            bail!(
+                "the container's process did not answer within {}s (the runtime waited for {waited_for})",
+                self.limit.as_secs()
+            );
+        }
+        self.chan.recv_with_fd::<ToParent>()
+    }
+
     /// Lets the child go on (it waits in `wait_continue`).
     pub fn go(&self) -> Result<()> {
         self.send(&ToInit::Continue)
@@ -250,9 +337,13 @@ impl RuntimeEnd {
         loop {
             // During setup, a reset is the child gone as surely as an end
             // of file.
-            let msg = match self.0.recv::<ToParent>() {
-                Err(e) if channel::is_reset(&e) => None,
-                r => r?,
+            let waited_for = "the end of its setup: id maps, hooks, seccomp or ready";
+            let (msg, fd) = match self.next(waited_for) {
+                Err(e) if channel::is_reset(&e) => (None, None),
+                r => match r? {
+                    Some((msg, fd)) => (Some(msg), fd),
+                    None => (None, None),
+                },
             };
             match msg {
                 None => {
@@ -272,6 +363,11 @@ impl RuntimeEnd {
                     let state = answers.create_hooks(pid)?;
                     self.send(&ToInit::HooksDone { state })?;
                 }
+                Some(ToParent::SeccompFd) => {
+                    let fd = fd.context("the container's process sent no seccomp fd")?;
+                    answers.seccomp_fd(pid, fd)?;
+                    self.send(&ToInit::SeccompFdSent)?;
+                }
                 Some(ToParent::Ready) => return Ok(pid),
                 Some(ToParent::Failed(e)) => return Err(e.into()),
             }
@@ -290,7 +386,7 @@ impl RuntimeEnd {
     /// close-on-exec) or the child's error.
     pub fn start(&self, state: String) -> Result<()> {
         self.send(&ToInit::Start { state })?;
-        match self.0.recv::<ToParent>()? {
+        match self.next("the exec of the user's process")?.map(|(m, _)| m) {
             None => Ok(()),
             Some(ToParent::Failed(e)) => Err(e.into()),
             Some(other) => bail!("unexpected message {other:?} from the container's process"),
@@ -298,13 +394,15 @@ impl RuntimeEnd {
     }
 
     fn send(&self, msg: &ToInit) -> Result<()> {
-        self.0.send(msg).context("talk to the container's process")
+        self.chan
+            .send(msg)
+            .context("talk to the container's process")
     }
 }
 
 /// Connects `vzrun start` to a created container's init.
 pub fn connect_start(path: &Path) -> Result<RuntimeEnd> {
-    channel::connect_start(path).map(RuntimeEnd)
+    channel::connect_start(path).map(RuntimeEnd::new)
 }
 
 #[cfg(test)]
@@ -360,6 +458,10 @@ mod tests {
         fn create_hooks(&mut self, pid: i32) -> Result<String> {
             self.0.push(format!("create_hooks {pid}"));
             Ok("hooks-state".into())
+        }
+        fn seccomp_fd(&mut self, pid: i32, _fd: std::os::fd::OwnedFd) -> Result<()> {
+            self.0.push(format!("seccomp_fd {pid}"));
+            Ok(())
         }
         fn exited(&mut self, pid: i32) -> String {
             self.0.push(format!("exited {pid}"));
@@ -441,7 +543,7 @@ mod tests {
                 runtime.go().unwrap();
             }
             for _ in 1..steps {
-                match runtime.0.recv::<ToParent>().unwrap() {
+                match runtime.chan.recv::<ToParent>().unwrap() {
                     Some(ToParent::MapIds) => runtime.send(&ToInit::MapsDone).unwrap(),
                     Some(ToParent::CreateHooks) => {
                         let state = log.create_hooks(pid).unwrap();
@@ -453,6 +555,50 @@ mod tests {
             drop(runtime);
             assert_eq!(exit_code(pid), 0, "runtime gone after {steps} steps");
         }
+    }
+
+    #[test]
+    fn a_seccomp_fd_reaches_the_runtime_before_the_init_goes_on() {
+        let (runtime, pid) = spawn(|end| {
+            if end.wait_continue().is_err() {
+                return 3;
+            }
+            // Stands for the filter's listener: one end of a pipe.
+            let handed = end.load_seccomp_and_hand_over(|| {
+                let (r, w) = nix::unistd::pipe().unwrap();
+                nix::unistd::write(&w, b"agent").unwrap();
+                Ok(Some(r))
+            });
+            match handed.and_then(|()| end.wait_for_start(None, || {})) {
+                Ok(_) => 0,
+                Err(_) => 4,
+            }
+        });
+        struct Agent(Vec<u8>);
+        impl Answers for Agent {
+            fn map_ids(&mut self, _: i32) -> Result<()> {
+                bail!("not asked")
+            }
+            fn forked(&mut self, _: i32, _: i32) {}
+            fn create_hooks(&mut self, _: i32) -> Result<String> {
+                bail!("not asked")
+            }
+            fn seccomp_fd(&mut self, _: i32, fd: std::os::fd::OwnedFd) -> Result<()> {
+                let mut buf = [0u8; 5];
+                nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)?;
+                self.0.extend_from_slice(&buf);
+                Ok(())
+            }
+            fn exited(&mut self, _: i32) -> String {
+                String::new()
+            }
+        }
+        runtime.go().unwrap();
+        let mut agent = Agent(Vec::new());
+        runtime.until_ready(pid, &mut agent).unwrap();
+        assert_eq!(agent.0, b"agent");
+        runtime.start(String::new()).unwrap();
+        assert_eq!(exit_code(pid), 0);
     }
 
     #[test]

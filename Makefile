@@ -22,7 +22,7 @@ RELEASE_RUSTFLAGS := -C target-feature=+crt-static \
 	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/hack/hot-symbols.txt \
 	-C link-arg=-Wl,--no-warn-symbol-ordering
 
-.PHONY: all build test e2e vm-test fuzz install demo deps lint clean
+.PHONY: all build docs test e2e cri vm-test fuzz install deb package-test demo deps lint clean
 
 all: build
 
@@ -44,9 +44,12 @@ test: deps
 	timeout -k 30 1200 $(CARGO) test -- --test-threads=2; rc=$$?; \
 	  for d in /sys/fs/cgroup/*/vzrun-test; do [ -d "$$d" ] && rmdir "$$d"; done; exit $$rc
 	timeout -k 30 900 hack/fuzz.sh smoke
+	timeout -k 30 900 $(MAKE) package-test
 	timeout -k 30 300 integration/compare-runc.sh target/debug/vzrun
 	timeout -k 30 900 integration/e2e/run.sh /usr/sbin/runc
 	timeout -k 30 900 integration/e2e/run.sh target/debug/vzrun
+	timeout -k 30 900 integration/cri/run.sh /usr/sbin/runc
+	timeout -k 30 600 integration/cri/run.sh target/debug/vzrun
 	timeout -k 30 1800 hack/vm/lane.sh
 
 # podman and containerd driving the runtime (runc first: it proves the
@@ -60,6 +63,13 @@ e2e:
 fuzz:
 	hack/fuzz.sh run 3600
 
+# Kubernetes' path: containerd's CRI plugin driven by our CRI client
+# (runc first: it proves the lane).
+cri:
+	$(CARGO) build
+	integration/cri/run.sh /usr/sbin/runc
+	integration/cri/run.sh target/debug/vzrun
+
 # The same integration tests in a cgroup v2 VM (QEMU, Debian's kernel).
 vm-test:
 	hack/vm/lane.sh
@@ -69,8 +79,35 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	hack/module-graph.py
 
-install: build
+# Man pages (section 8, one per command) and bash/zsh/fish completions,
+# generated from the command line's definitions (examples/gen-docs.rs).
+DOCS := target/docs
+docs:
+	rm -rf $(DOCS)
+	$(CARGO) run --quiet --example gen-docs -- $(DOCS)
+	gzip -9n $(DOCS)/man/*.8
+
+# Where Debian's man, bash-completion, zsh and fish look.
+install: build docs
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vzrun
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(DOCS)/man/*.8.gz $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -D -m 0644 $(DOCS)/completions/vzrun.bash \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vzrun
+	install -D -m 0644 $(DOCS)/completions/_vzrun \
+	  $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_vzrun
+	install -D -m 0644 $(DOCS)/completions/vzrun.fish \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/vzrun.fish
+
+# A Debian package of the same files (cargo-deb, metadata in Cargo.toml),
+# in target/debian/.
+deb: build docs
+	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
+	$(CARGO) deb --no-build --target $(HOST) --output target/debian/
+
+# The package installed into a scratch root, used, and removed.
+package-test: deb
+	integration/package/run.sh target/debian/vzrun_*.deb
 
 demo: deps build
 	rm -rf $(DEMO)

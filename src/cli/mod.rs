@@ -43,6 +43,12 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The whole command line's definition, for the man pages and completions
+/// (`examples/gen-docs.rs`).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 impl Cli {
     /// Parses the command line as runc's does: Go's flag parsing takes a
     /// long option with one dash too (containerd's shim sends

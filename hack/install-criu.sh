@@ -27,37 +27,12 @@ if c=$(command -v criu) && usable "$c"; then
     exit 0
 fi
 
-priv=$prefix/apt
-# Lists and sources of an earlier run (another suite) must not mix in.
-rm -rf "$prefix.tmp" "$priv/sources" "$priv/lists"
-mkdir -p "$priv/lists/partial" "$priv/sources" "$priv/archives/partial" "$priv/cache" "$prefix.tmp/debs"
-uri=$("$(dirname "$0")/vm/archive.sh")
-cat > "$priv/sources/vzrun-forky.sources" <<SRC
-Types: deb
-URIs: $uri
-Suites: forky
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-apt_opts="-o APT::Sandbox::User=root -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$priv/sources
-    -o Dir::State::Lists=$priv/lists -o Dir::Cache::Archives=$priv/archives
-    -o Dir::Cache=$priv/cache -o Dir::State::status=/dev/null"
-# shellcheck disable=SC2086
-apt-get -q $apt_opts update >/dev/null
+. "$(dirname "$0")/debian-suite.sh"
+suite_apt "$prefix/apt" forky
 # criu and everything it depends on, from forky alone.
-# shellcheck disable=SC2086
-pkgs=$(apt-cache $apt_opts depends --recurse --no-recommends --no-suggests \
-        --no-conflicts --no-breaks --no-replaces --no-enhances criu |
-       grep -v '^[ <]' | sort -u)
-# shellcheck disable=SC2086
-(cd "$prefix.tmp/debs" && apt-get -q $apt_opts download $pkgs >/dev/null)
-for deb in "$prefix.tmp"/debs/*.deb; do
-    dpkg-deb -x "$deb" "$prefix.tmp/root"
-done
-rm -rf "$prefix.tmp/debs"
+unpack_closure criu "$prefix/root.tmp"
 rm -rf "$prefix/root"
-mv "$prefix.tmp/root" "$prefix/root"
-rmdir "$prefix.tmp"
+mv "$prefix/root.tmp" "$prefix/root"
 
 root=$prefix/root
 libs=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu

@@ -26,6 +26,9 @@ command -v mkfs.btrfs >/dev/null 2>&1 || need="$need btrfs-progs"
 for p in libelf-dev zlib1g-dev pkg-config; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
+# iptables: CRIU locks a container's network during checkpoint and restore
+# with iptables-restore and ip6tables-restore.
+command -v ip6tables-restore >/dev/null 2>&1 || need="$need iptables"
 # man-db: the package test reads the installed man pages with `man -l`.
 command -v man >/dev/null 2>&1 || need="$need man-db"
 [ -x /usr/bin/busybox ] && /usr/bin/busybox --list >/dev/null 2>&1 && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic' || need="$need busybox-static"

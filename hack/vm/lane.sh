@@ -91,9 +91,11 @@ for mode in $modes; do
         target=x86_64-unknown-linux-gnu
         echo "hack/vm/lane.sh: not here: tests/checkpoint.rs (runs on the host and in the" \
             "systemd VM), tests/rootless.rs (host and systemd VM: this guest has no useradd;" \
-            "tests/rootless_cgroup.rs runs) and tests/disk_quota.rs (host only)"
+            "tests/rootless_cgroup.rs runs), tests/disk_quota.rs, and the 200-container stress of" \
+            "tests/load.rs and the parser replay of tests/fuzz_regressions.rs (host only:" \
+            "under QEMU's emulation they cost minutes and test nothing cgroup v2 changes)"
         RUSTFLAGS="-C target-feature=+crt-static" \
-            build_tests .vm.build/static.list "checkpoint rootless disk_quota" --target "$target"
+            build_tests .vm.build/static.list "checkpoint rootless disk_quota load fuzz_regressions" --target "$target"
         build_probes "target/$target"
         stage_lxcfs
         hack/vm/run --mode cgroup2 -- sh -c "PATH=$(pwd)/.vm.build/lxcfs/bin:\$PATH \
@@ -104,8 +106,9 @@ for mode in $modes; do
         # The rootless tests in a list of their own, without the wrapper:
         # they run as their users, with the cgroupfs driver, and with
         # --systemd-cgroup through the user's own systemd instance.
-        # Disk quotas (loop-mounted btrfs) are tested on the host only.
-        build_tests .vm.build/tests.list "rootless rootless_cgroup disk_quota"
+        # Disk quotas (loop-mounted btrfs), the load stress and the fuzz
+        # replay are tested on the host only.
+        build_tests .vm.build/tests.list "rootless rootless_cgroup disk_quota load fuzz_regressions"
         build_tests .vm.build/rootless.list "" --test rootless --test rootless_cgroup
         build_probes target
         stage_criu

@@ -5,12 +5,16 @@
 //!
 //! This module owns where log lines go and how timestamps are formatted. It
 //! does not decide what is logged: errors are logged once, in `main`.
+//!
+//! Debug lines carry `elapsed`, the milliseconds since logging was set up
+//! (the command's start; a forked init keeps counting from its runtime's),
+//! so `--debug` shows where a command's time goes step by step.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {
@@ -41,6 +45,7 @@ struct Logger {
     file: Option<File>,
     format: Format,
     min: Level,
+    started: Instant,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -60,7 +65,12 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> anyhow::Result<
         None => None,
     };
     let min = if debug { Level::Debug } else { Level::Info };
-    let _ = LOGGER.set(Logger { file, format, min });
+    let _ = LOGGER.set(Logger {
+        file,
+        format,
+        min,
+        started: Instant::now(),
+    });
     Ok(())
 }
 
@@ -80,21 +90,28 @@ pub fn log(level: Level, msg: &str) {
     if !enabled(level) {
         return;
     }
-    let (format, file) = match LOGGER.get() {
-        Some(l) => (l.format, l.file.as_ref()),
-        None => (Format::Text, None),
+    let (format, file, started) = match LOGGER.get() {
+        Some(l) => (l.format, l.file.as_ref(), Some(l.started)),
+        None => (Format::Text, None, None),
     };
     let time = rfc3339(SystemTime::now(), false);
+    let elapsed = started
+        .filter(|_| level == Level::Debug)
+        .map(|t| format!("{:.3}ms", t.elapsed().as_secs_f64() * 1000.0));
     let line = match format {
         Format::Json => {
-            let v = serde_json::json!({"level": level.name(), "msg": msg, "time": time});
+            let mut v = serde_json::json!({"level": level.name(), "msg": msg, "time": time});
+            if let Some(e) = elapsed {
+                v["elapsed"] = e.into();
+            }
             format!("{v}\n")
         }
         Format::Text => format!(
-            "time=\"{}\" level={} msg={}\n",
+            "time=\"{}\" level={} msg={}{}\n",
             time,
             level.name(),
-            quote_text(msg)
+            quote_text(msg),
+            elapsed.map(|e| format!(" elapsed={e}")).unwrap_or_default()
         ),
     };
     // A failed log write has nowhere better to go; ignore it.

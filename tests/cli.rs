@@ -306,7 +306,19 @@ fn debug_logs_the_lifecycle_steps() {
         .lines()
         .filter(|l| l.contains("level=debug"))
         .collect();
+    // Each step says when it happened: the per-step timer.
+    let elapsed = |l: &str| -> f64 {
+        let v = l
+            .split(" elapsed=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no elapsed: {l}"));
+        v.trim_end_matches("ms").parse().unwrap()
+    };
+    let times: Vec<f64> = debug.iter().map(|l| elapsed(l)).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{o}");
     for step in [
+        "config.json read and checked",
+        "state directory recorded",
         "cloned init pid",
         "joined cgroup",
         "created, init pid",
@@ -338,10 +350,9 @@ fn debug_logs_the_lifecycle_steps() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
         .collect();
     assert!(
-        lines
-            .iter()
-            .any(|v| v["level"] == "debug"
-                && v["msg"].as_str().unwrap().contains("created, init pid")),
+        lines.iter().any(|v| v["level"] == "debug"
+            && v["msg"].as_str().unwrap().contains("created, init pid")
+            && v["elapsed"].as_str().unwrap().ends_with("ms")),
         "{text}"
     );
     let id3 = env.new_id();

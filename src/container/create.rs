@@ -62,6 +62,7 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
             defaults: &o.defaults,
         },
     )?;
+    crate::logging::debug(format!("container {id}: config.json read and checked"));
     if let Some(f) = &plan.seccomp {
         crate::logging::debug(format!(
             "container {id}: seccomp filter of {} instructions",
@@ -84,7 +85,10 @@ pub fn create(o: &CreateOpts, mode: Mode) -> Result<Created> {
     };
     let result = dir
         .save(&l.state)
-        .inspect(|()| super::crash::point("create:recorded"))
+        .inspect(|()| {
+            crate::logging::debug(format!("container {id}: state directory recorded"));
+            super::crash::point("create:recorded")
+        })
         .and_then(|()| build(o, mode, &plan, &dir, &cgroup, console, &mut l));
     let Launching {
         state,

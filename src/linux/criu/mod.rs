@@ -9,16 +9,13 @@
 
 mod wire;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::socket::{
-    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, send, socketpair,
-};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
 use wire::Encoder;
 
 /// The oldest CRIU that restores on today's kernels (3.x fails on the vDSO
@@ -486,25 +483,5 @@ fn harmless(line: &str) -> bool {
 
 /// One packet, with the descriptor that came with it (orphan-pts-master).
 fn receive(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>)> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .context("read criu's answer")?;
-    let mut fd = None;
-    for c in msg.cmsgs().context("read criu's answer")? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            for raw in fds {
-                // SAFETY: the kernel just installed this descriptor for us;
-                // owning it closes it unless it is the one we keep.
-                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                fd.get_or_insert(owned);
-            }
-        }
-    }
-    Ok((msg.bytes, fd))
+    crate::process::protocol::recv_packet_with_fd(sock, buf).context("read criu's answer")
 }

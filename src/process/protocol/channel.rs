@@ -128,40 +128,47 @@ impl Channel {
             }
         };
         let mut buf = vec![0u8; size.max(1)];
-        // Room for more than the one descriptor a message may carry, so
-        // that extra ones arrive (and are closed) rather than being cut.
-        let mut space = nix::cmsg_space!([RawFd; 8]);
-        let (n, fd) = loop {
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.0.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).context("receive a protocol message"),
-                Ok(m) => {
-                    let mut fd = None;
-                    for c in m.cmsgs().context("receive a protocol message")? {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
-                            for f in fds {
-                                // SAFETY: the kernel just installed each
-                                // descriptor for us; we own it now.
-                                let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                                fd.get_or_insert(owned);
-                            }
-                        }
-                    }
-                    break (m.bytes, fd);
-                }
-            }
-        };
+        let (n, fd) =
+            recv_packet_with_fd(&self.0, &mut buf).context("receive a protocol message")?;
         if n == 0 {
             return Ok(None);
         }
         let msg = serde_json::from_slice(&buf[..n]).context("decode a protocol message")?;
         Ok(Some((msg, fd)))
+    }
+}
+
+/// One packet into `buf`, and the first descriptor that came with it.
+/// Room is made for more than one, so that extra ones arrive (and are
+/// closed here) rather than being cut; every descriptor is close-on-exec.
+pub fn recv_packet_with_fd(
+    sock: &impl AsRawFd,
+    buf: &mut [u8],
+) -> nix::Result<(usize, Option<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([RawFd; 8]);
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let m = match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r?,
+        };
+        let mut fd = None;
+        for c in m.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for f in fds {
+                    // SAFETY: the kernel just installed each descriptor
+                    // for us; we own it now.
+                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                    fd.get_or_insert(owned);
+                }
+            }
+        }
+        return Ok((m.bytes, fd));
     }
 }
 

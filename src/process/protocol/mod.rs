@@ -67,7 +67,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use channel::Channel;
-pub use channel::StartListener;
+pub use channel::{StartListener, recv_packet_with_fd};
 pub use error::{At, SetupError, SetupResult, Step};
 
 /// Messages from the init (or its first stage) to the runtime.

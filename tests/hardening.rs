@@ -60,8 +60,9 @@ fn runtime_binary_cannot_be_overwritten_through_proc_exe() {
 
 #[test]
 fn the_container_cannot_open_the_inits_exe() {
-    // While a created container's init runs the runtime's code, processes
-    // of the container (here one exec'd into it) cannot reach its exe.
+    // While a created container's init waits for start (in the runtime's
+    // code or in vzrun-wait), processes of the container (here one exec'd
+    // into it) cannot reach its exe.
     let env = TestEnv::new("init_exe_hidden");
     let id = env.new_id();
     let mut b = env.bundle(&id);

@@ -424,6 +424,82 @@ fn sigterm_stops_a_created_container() {
 }
 
 #[test]
+fn a_created_container_waits_in_a_few_pages() {
+    // Density: until start, the init is vzrun-wait, not a copy of the
+    // runtime; the host pays a few pages for each created container.
+    let env = TestEnv::new("wait_small");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.set_sh("echo started");
+    let c = env.create(&id, &b);
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    let pss_kib: u64 = smaps
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Pss in {smaps}"));
+    if is_vzrun() {
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert!(
+            exe.to_string_lossy().starts_with("/memfd:vzrun-wait"),
+            "{exe:?}"
+        );
+        assert!(pss_kib < 128, "a waiting init takes {pss_kib} KiB of Pss");
+    }
+    assert_eq!(env.status(&id), "created");
+    env.start(&id);
+    env.wait_status(&id, "stopped", secs(10));
+    assert!(c.stdout_now().contains("started"), "{:?}", c.stdout_now());
+}
+
+#[test]
+fn start_reports_an_exec_that_fails_after_create() {
+    // The executable is found at create; if it is gone by start, start
+    // fails with the path and the errno, and the container is stopped.
+    let env = TestEnv::new("start_exec_gone");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    fs::copy(b.rootfs.join("bin/busybox"), b.rootfs.join("bin/gone")).unwrap();
+    b.set_args(&["/bin/gone", "true"]);
+    env.create(&id, &b);
+    fs::remove_file(b.rootfs.join("bin/gone")).unwrap();
+    let o = env.rt(&["start", &id]);
+    o.assert_fail();
+    if is_vzrun() {
+        assert!(
+            o.stderr
+                .contains("exec /bin/gone: no such file or directory"),
+            "{o}"
+        );
+    }
+    env.wait_status(&id, "stopped", secs(10));
+}
+
+#[test]
+fn a_start_hook_keeps_the_runtime_waiting() {
+    // A startContainer hook runs in the container after the go, so the
+    // init waits as the runtime; start still runs the hook, then the
+    // process.
+    let env = TestEnv::new("wait_hook");
+    let id = env.new_id();
+    let mut b = env.bundle(&id);
+    b.config_mut()["hooks"] = serde_json::json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo hooked > /tmp/hook"]}
+    ]});
+    b.set_sh("cat /tmp/hook");
+    let c = env.create(&id, &b);
+    if is_vzrun() {
+        let pid = env.state(&id)["pid"].as_i64().unwrap();
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert!(!exe.to_string_lossy().contains("vzrun-wait"), "{exe:?}");
+    }
+    env.start(&id);
+    env.wait_status(&id, "stopped", secs(10));
+    assert!(c.stdout_now().contains("hooked"), "{:?}", c.stdout_now());
+}
+
+#[test]
 fn realtime_signals_reach_the_container() {
     let env = TestEnv::new("kill_rt");
     let id = env.new_id();

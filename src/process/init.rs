@@ -12,7 +12,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::mount::MsFlags;
@@ -63,7 +63,7 @@ pub struct InitContext<'a> {
 pub fn container(ctx: InitContext) -> ! {
     let end = &ctx.end;
     let program = container_setup(&ctx).unwrap_or_else(|e| end.fail(e));
-    let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
+    let go = wait_for_start(&ctx, &program).unwrap_or_else(|e| end.fail(e));
     let e = program
         .ready()
         .and_then(|p| run_start_container_hooks(ctx.plan, &go.state, &p.envp).map(|()| p))
@@ -107,7 +107,7 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
 pub fn exec(ctx: InitContext) -> ! {
     let end = &ctx.end;
     let program = exec_setup(&ctx).unwrap_or_else(|e| end.fail(e));
-    let go = wait_for_start(&ctx).unwrap_or_else(|e| end.fail(e));
+    let go = wait_for_start(&ctx, &program).unwrap_or_else(|e| end.fail(e));
     let e = program
         .ready()
         .and_then(|p| exec_program(&ctx, p, &go.state))
@@ -208,15 +208,65 @@ fn prepare_process(ctx: &InitContext, init: bool) -> SetupResult<Program> {
 
 /// Reports Ready and waits for the go: over the start socket for `create`,
 /// over the socketpair for `run` and `exec`.
-fn wait_for_start(ctx: &InitContext) -> SetupResult<Go> {
+fn wait_for_start(ctx: &InitContext, program: &Program) -> SetupResult<Go> {
     terminate_on_signals();
     ctx.end.wait_for_start(ctx.start.as_ref(), || {
-        // A created container's init may wait for a long time: the heap
-        // that setup freed goes back to the kernel first.
+        if let (Program::Ready(p), Some(listener)) = (program, &ctx.start) {
+            hand_over_the_wait(ctx, p, listener.as_raw_fd());
+        }
+        // Waiting here after all: the heap that setup freed goes back to
+        // the kernel first.
         // SAFETY: malloc_trim only returns free memory of the allocator to
         // the kernel; no live allocation moves.
         unsafe { libc::malloc_trim(0) };
     })
+}
+
+/// A created container waits in vzrun-wait (`waiter`) rather than in this
+/// copy of the runtime, when nothing of the runtime is needed after the
+/// go: no startContainer hook, no LSM label for the exec, and no seccomp
+/// filter left to load last (with no_new_privs). The last steps of
+/// [`exec_program`] are taken now, the terminating signals are blocked
+/// until vzrun-wait has its handlers (a pid 1 drops what it does not
+/// handle), and its exec takes this process over. Returns only if that
+/// could not be done (a seccomp profile that refuses memfd_create, a
+/// host whose memfds may not run); then everything taken now is taken
+/// again after the go, and the wait stays here.
+fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
+    let plan = ctx.plan;
+    let label = plan.process.as_ref().is_some_and(|pp| {
+        pp.process.apparmor_profile().is_some() || pp.process.selinux_label().is_some()
+    });
+    let seccomp_last = p.no_new_privs && plan.seccomp.is_some();
+    if !plan.hooks.start_container.is_empty() || label || seccomp_last {
+        return;
+    }
+    if p.no_new_privs && nix::sys::prctl::set_no_new_privs().is_err() {
+        return;
+    }
+    if crate::linux::fs::reopen_dev_null_stdio().is_err() {
+        return;
+    }
+    close_on_exec_from(3 + ctx.preserve_fds);
+    let terminating = terminating_signals();
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&terminating), None);
+    reset_signals();
+    let inherit = |on: bool| {
+        let flag = if on { 0 } else { libc::FD_CLOEXEC };
+        // SAFETY: fcntl on the listener, which we hold; it only sets a flag.
+        unsafe { libc::fcntl(listener, libc::F_SETFD, flag) };
+    };
+    inherit(true);
+    let _ = super::waiter::exec(&super::waiter::Handover {
+        listener,
+        failure: protocol::exec_failure_around_errno(&p.path.to_string_lossy()),
+        path: &p.path,
+        argv: &p.argv,
+        envp: &p.envp,
+    });
+    inherit(false);
+    terminate_on_signals();
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminating), None);
 }
 
 /// The last steps, after the go: LSM, no_new_privs, descriptors, signals,
@@ -811,17 +861,23 @@ fn terminate_on_signals() {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + sig) }
     }
-    for sig in [
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGTERM,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-    ] {
+    for sig in terminating_signals().iter() {
         // SAFETY: `die` only calls _exit, which is async-signal-safe.
-        unsafe { libc::signal(sig, die as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+        unsafe {
+            libc::signal(
+                sig as libc::c_int,
+                die as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
     }
+}
+
+/// The signals that end a waiting init (vzrun-wait handles the same).
+fn terminating_signals() -> SigSet {
+    use nix::sys::signal::Signal::*;
+    [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2]
+        .into_iter()
+        .collect()
 }
 
 /// Refuses a NUL byte naming only what comes before any `=`: an

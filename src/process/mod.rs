@@ -1,6 +1,7 @@
 //! The container's processes: how a child is forked (`spawn`), how the
 //! runtime starts and answers it (`launch`), how the two talk
-//! (`protocol`), what the child does until execve (`init`), and the
+//! (`protocol`), what the child does until execve (`init`), where a
+//! created container's init waits for start (`waiter`), and the
 //! read-only re-exec that keeps the runtime's binary out of the
 //! container's reach (`readonly_exe`).
 
@@ -9,3 +10,4 @@ pub mod launch;
 pub mod protocol;
 pub mod readonly_exe;
 pub mod spawn;
+pub mod waiter;

@@ -174,11 +174,26 @@ fn runs_sealed() -> bool {
 /// The binary copied into a memfd, sealed, and exec'd from there.
 fn reexec_sealed_copy() -> Result<()> {
     let mut exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    let copy = sealed_memfd(c"vzrun", &mut exe).context("a sealed copy of the runtime")?;
+    // SAFETY: single-threaded; nothing else reads the environment now.
+    unsafe { std::env::set_var(MARK, SEALED) };
+    let (args, env) = args_and_env()?;
+    let e = nix::unistd::fexecve(copy.as_raw_fd(), &args, &env).unwrap_err();
+    Err(e).with_context(|| format!("re-exec from the runtime's sealed memfd{}", noexec()))
+}
+
+/// An executable, close-on-exec memfd named `name` (so `/proc/<pid>/exe`
+/// reads `/memfd:NAME`) holding `contents`, sealed against any change,
+/// the seals themselves included.
+pub(super) fn sealed_memfd(
+    name: &std::ffi::CStr,
+    contents: &mut impl std::io::Read,
+) -> Result<OwnedFd> {
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     let create = |flags: libc::c_uint| {
-        // SAFETY: the name is a NUL-terminated constant; the call takes no
+        // SAFETY: the name is a NUL-terminated string; the call takes no
         // other pointer.
-        unsafe { libc::memfd_create(c"vzrun".as_ptr(), flags) }
+        unsafe { libc::memfd_create(name.as_ptr(), flags) }
     };
     // MFD_EXEC (Linux 6.3) keeps it executable where vm.memfd_noexec
     // would not; older kernels do not know the flag and take none.
@@ -187,27 +202,25 @@ fn reexec_sealed_copy() -> Result<()> {
         fd = create(flags);
     }
     if fd < 0 {
-        return Err(nix::errno::Errno::last()).context("memfd for a sealed copy of the runtime");
+        return Err(nix::errno::Errno::last()).context("memfd_create");
     }
-    let noexec = || {
-        if std::fs::read_to_string("/proc/sys/vm/memfd_noexec").is_ok_and(|v| v.trim() == "2") {
-            " (vm.memfd_noexec is 2: memfds may not be executed on this host)"
-        } else {
-            ""
-        }
-    };
     // SAFETY: memfd_create just made this descriptor for us alone.
-    let mut copy = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    std::io::copy(&mut exe, &mut copy).context("copy the runtime into its memfd")?;
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    std::io::copy(contents, &mut file).context("write the memfd")?;
     // SAFETY: F_ADD_SEALS takes an int argument and changes only the seals.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(nix::errno::Errno::last()).context("seal the runtime's memfd");
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
+        return Err(nix::errno::Errno::last()).context("seal the memfd");
     }
-    // SAFETY: single-threaded; nothing else reads the environment now.
-    unsafe { std::env::set_var(MARK, SEALED) };
-    let (args, env) = args_and_env()?;
-    let e = nix::unistd::fexecve(copy.as_raw_fd(), &args, &env).unwrap_err();
-    Err(e).with_context(|| format!("re-exec from the runtime's sealed memfd{}", noexec()))
+    Ok(file.into())
+}
+
+/// Why a memfd may not run, when the host says so.
+fn noexec() -> &'static str {
+    if std::fs::read_to_string("/proc/sys/vm/memfd_noexec").is_ok_and(|v| v.trim() == "2") {
+        " (vm.memfd_noexec is 2: memfds may not be executed on this host)"
+    } else {
+        ""
+    }
 }
 
 fn args_and_env() -> Result<(Vec<CString>, Vec<CString>)> {

@@ -180,6 +180,12 @@ pub(super) fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 /// The listening socket a created container's init waits on for `start`.
 pub struct StartListener(OwnedFd);
 
+impl AsRawFd for StartListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl StartListener {
     pub fn bind(path: &Path) -> Result<StartListener> {
         let fd = socket(

@@ -42,6 +42,11 @@
 //!  (write state.json: created)
 //!  created ── Created ───────────────────────►  (vzrun create: accept() on
 //!                                                start.sock)
+//!                                               [nothing of the runtime
+//!                                                needed after the go: the
+//!                                                init execs vzrun-wait,
+//!                                                waiter/main.rs, which
+//!                                                takes the rest below]
 //!  vzrun start: connect_start,
 //!  start ── Start{state} ────────────────────►  (over start.sock)
 //!  start ── Start{state} ────────────────────►  (vzrun run, vzrun exec:
@@ -275,6 +280,21 @@ pub fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// The `Failed` message for a failed execve of `path`, cut where its errno
+/// goes: vzrun-wait (waiter/main.rs), which has no JSON encoder, sends the
+/// two halves with the errno in decimal between them.
+pub fn exec_failure_around_errno(path: &str) -> (String, String) {
+    const MARK: i32 = i32::MIN;
+    let mut e = SetupError::new(Step::Exec, path);
+    e.errno = Some(MARK);
+    let json = String::from_utf8(channel::encode(&ToParent::Failed(e))).expect("JSON is UTF-8");
+    // The errno is the last field, after the path that might hold the
+    // same digits.
+    let at = json.rfind(&MARK.to_string()).expect("the mark is encoded");
+    let after = json[at..].trim_start_matches(&MARK.to_string()).to_string();
+    (json[..at].to_string(), after)
+}
+
 /// What the runtime does for the child while it sets up.
 pub trait Answers {
     /// Writes the uid and gid maps of `pid`'s new user namespace.
@@ -413,6 +433,17 @@ mod tests {
     use super::*;
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::{ForkResult, Pid, fork};
+
+    #[test]
+    fn exec_failure_halves_decode_with_any_errno() {
+        let path = "/bin/-2147483648 \"odd\"";
+        let (before, after) = exec_failure_around_errno(path);
+        let msg: ToParent = serde_json::from_str(&format!("{before}13{after}")).unwrap();
+        let ToParent::Failed(e) = msg else {
+            panic!("not Failed: {msg:?}")
+        };
+        assert_eq!(e.to_string(), format!("exec {path}: permission denied"));
+    }
 
     /// Runs `child` in a forked process with the init's end; it exits with
     /// the code `child` returns.

@@ -121,19 +121,35 @@ impl Cgroup {
         Ok(self.manager.get_or_init(|| m))
     }
 
+    /// Whether [`Cgroup::join`] is two steps of our own, [`Cgroup::make_dirs`]
+    /// then [`Cgroup::enter_made`] (cgroupfs v1), rather than one of a
+    /// manager's (v2, systemd).
+    pub fn in_two_steps(&self) -> bool {
+        !self.systemd && !unified()
+    }
+
+    /// The cgroup's directory in every hierarchy.
+    pub fn make_dirs(&self) -> Result<()> {
+        for d in &dirs_of(&self.path) {
+            std::fs::create_dir_all(d).with_context(|| format!("create cgroup {}", d.display()))?;
+        }
+        if !hybrid_controllers().is_empty() {
+            enable_hybrid_controllers(&self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the cgroup [`Cgroup::make_dirs`] made.
+    pub fn enter_made(&self, pid: i32) -> Result<()> {
+        enter_dirs(&self.path, &dirs_of(&self.path), pid)
+    }
+
     /// Creates the cgroup in every hierarchy and moves `pid` into it. On
     /// v1 this needs no manager: a directory and a write per hierarchy.
     pub fn join(&self, pid: i32) -> Result<()> {
-        if !self.systemd && !unified() {
-            let dirs = dirs_of(&self.path);
-            for d in &dirs {
-                std::fs::create_dir_all(d)
-                    .with_context(|| format!("create cgroup {}", d.display()))?;
-            }
-            if !hybrid_controllers().is_empty() {
-                enable_hybrid_controllers(&self.path)?;
-            }
-            return enter_dirs(&self.path, &dirs, pid);
+        if self.in_two_steps() {
+            self.make_dirs()?;
+            return self.enter_made(pid);
         }
         // libcgroups' v2 manager creates missing parents with a check then
         // a mkdir, which fails when two containers under one new parent

@@ -209,8 +209,19 @@ pub fn new_container(
 /// cgroup it may write (rootless without delegation), as runc does: the
 /// container then runs in the caller's cgroup, unless the config asks for
 /// limits, which are refused by name rather than dropped.
-fn join_cgroup(plan: &Plan, cgroup: &Cgroup, pid: i32, state: &mut State) -> Result<bool> {
-    let err = match cgroup.join(pid) {
+fn join_cgroup(
+    plan: &Plan,
+    cgroup: &Cgroup,
+    pid: i32,
+    state: &mut State,
+    dirs_made: bool,
+) -> Result<bool> {
+    let joined = if dirs_made {
+        cgroup.enter_made(pid)
+    } else {
+        cgroup.join(pid)
+    };
+    let err = match joined {
         Ok(()) => {
             crate::logging::debug(format!(
                 "container {}: pid {pid} joined cgroup {}",
@@ -273,6 +284,7 @@ fn build(
         Mode::Run => None,
     };
     let agent = launch::seccomp_listener(plan)?;
+    let joins_during_setup = launch::joins_during_setup(plan, cgroup.in_two_steps());
     let (end, pid) = launch::spawn(
         Launch {
             plan,
@@ -285,13 +297,19 @@ fn build(
             runtime_fds: vec![dir.raw_fd()],
             seccomp_listener: agent.as_ref(),
             root: None,
+            joins_during_setup,
         },
         &mut l.children,
     )?;
 
     // Not the caller's CPU mask: the cpuset's (runc 1.2+ does the same).
     crate::linux::sched::start_affinity(pid, None).context("reset the init's CPU affinity")?;
-    if join_cgroup(plan, cgroup, pid, &mut l.state)? {
+    if joins_during_setup {
+        // The directories first: the container's cgroup mounts bind them.
+        cgroup.make_dirs()?;
+        end.go().context("start the container's init")?;
+    }
+    if join_cgroup(plan, cgroup, pid, &mut l.state, joins_during_setup)? {
         // Device rules need CAP_SYS_ADMIN (v1) or a BPF program (v2):
         // rootless, the user namespace keeps devices out instead, as
         // under runc.
@@ -324,6 +342,13 @@ fn build(
         .and_then(|p| p.process.oom_score_adj())
     {
         super::set_oom_score_adj(pid, adj)?;
+    }
+    if joins_during_setup {
+        // An init whose setup failed meanwhile has closed its end: its
+        // Failed message, read next, says why.
+        let _ = end.joined();
+    } else {
+        end.go().context("start the container's init")?;
     }
 
     let hooks_ran = &mut l.hooks_ran;

@@ -105,6 +105,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 runtime_fds: Vec::new(),
                 seccomp_listener: agent.as_ref(),
                 root: shared_root(&state, &o.root.join(id))?,
+                joins_during_setup: false,
             },
             &mut children,
         )?;
@@ -159,6 +160,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             socket,
             state: &agent_state,
         });
+        end.go().context("start the exec'd process")?;
         let pid = launch::until_ready(&end, &plan, pid, &mut children, agent, &mut |_| {
             bail!("internal: an exec process asked for create hooks")
         })?;

@@ -56,6 +56,9 @@ pub struct InitContext<'a> {
     pub root: Option<OwnedFd>,
     /// Bind sources the runtime opened, by index in `plan.mounts`.
     pub mount_sources: Vec<Option<OwnedFd>>,
+    /// The runtime joins our cgroup while we mount; wait for `Joined`
+    /// before the steps that need it.
+    pub joins_during_setup: bool,
 }
 
 /// A new container's init. Never returns: it execs the user's process or
@@ -90,6 +93,11 @@ fn container_setup(ctx: &InitContext) -> SetupResult<Program> {
     set_sysctls(plan)?;
     let root = open_root(plan)?;
     mount_all(ctx, &root)?;
+    // Devices are made under the container's device cgroup, and the
+    // hooks, the process and anything it forks run in its cgroup.
+    if ctx.joins_during_setup {
+        ctx.end.wait_joined()?;
+    }
     make_cwd(plan, &root)?;
     create_devices(plan, &root)?;
     make_dev_readonly(plan, &root)?;

@@ -42,6 +42,27 @@ pub struct Launch<'a> {
     /// `exec` into a container without a mount namespace: its init's root,
     /// to chroot into (joining the namespaces does not get there).
     pub root: Option<OwnedFd>,
+    /// The runtime lets the child go before it joins the cgroup, and sends
+    /// `Joined` once it has ([`joins_during_setup`]).
+    pub joins_during_setup: bool,
+}
+
+/// Whether a new container's init may set up while the runtime joins it
+/// to its cgroup: on cgroupfs v1, where the first write of a new process
+/// to a cgroup.procs waits for an RCU grace period, and only when nothing
+/// before its mounts depends on the cgroup or on the runtime: the init
+/// makes no cgroup namespace (rooted where its creator is), no user
+/// namespace (its id maps are an answer of the runtime's), and joins
+/// nothing by setns. The init waits for `Joined` before /dev and
+/// everything after.
+pub fn joins_during_setup(plan: &Plan, cgroup_in_two_steps: bool) -> bool {
+    let ns = &plan.namespaces;
+    cgroup_in_two_steps
+        && !crate::linux::user::rootless()
+        && ns.join.is_empty()
+        && !ns.new.intersects(
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWCGROUP | namespaces::clone_newtime(),
+        )
 }
 
 /// Clones the child, which then waits for [`RuntimeEnd::go`]. Returns our
@@ -91,6 +112,7 @@ pub fn spawn(l: Launch, children: &mut Children) -> Result<(RuntimeEnd, i32)> {
                 seccomp_listener: l.seccomp_listener,
                 root: l.root,
                 mount_sources,
+                joins_during_setup: l.joins_during_setup,
             };
             match l.role {
                 Role::Init => init::container(ctx),
@@ -195,9 +217,9 @@ pub struct Agent<'a> {
     pub state: &'a dyn Fn(i32) -> String,
 }
 
-/// Lets the child go and answers it until it reports Ready; returns the
-/// pid of the process that will exec (the first stage's child when it
-/// forked). `create_hooks` runs prestart and createRuntime hooks for that
+/// Answers the child, once let go ([`RuntimeEnd::go`]), until it reports
+/// Ready; returns the pid of the process that will exec (the first
+/// stage's child when it forked). `create_hooks` runs prestart and createRuntime hooks for that
 /// pid and returns the state the createContainer hooks get.
 pub fn until_ready(
     end: &RuntimeEnd,
@@ -207,7 +229,6 @@ pub fn until_ready(
     agent: Option<Agent>,
     create_hooks: &mut dyn FnMut(i32) -> Result<String>,
 ) -> Result<i32> {
-    end.go().context("start the container's process")?;
     end.until_ready(
         first,
         &mut Runtime {

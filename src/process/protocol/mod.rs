@@ -15,6 +15,15 @@
 //!  clone(new namespaces) ─────────────────────► wait_continue
 //!  join cgroup, apply resources, oom_score_adj
 //!  go ── Continue ───────────────────────────►
+//!
+//!  [cgroupfs v1, no user, cgroup or staged namespaces: the first write
+//!   of a new process to cgroup.procs waits for an RCU grace period
+//!   (several ms), so the runtime makes the cgroup's directories, lets
+//!   the child go first and joins it meanwhile:]
+//!  mkdir cgroup; go ── Continue ─────────────►  hostname, sysctl, mounts
+//!  join cgroup, apply resources, oom_score_adj
+//!  joined ── Joined ─────────────────────────►  wait_joined: then /dev
+//!
 //!                                               [joined namespaces: setns]
 //!                                               [new user ns]
 //!  until_ready ◄────────────────────── MapIds ── map_ids
@@ -98,6 +107,9 @@ enum ToParent {
 #[derive(Serialize, Deserialize, Debug)]
 enum ToInit {
     Continue,
+    /// The child is in its cgroup with its limits applied (only when it
+    /// was let go before: see the module's diagram).
+    Joined,
     MapsDone,
     /// The seccomp agent has the listener fd.
     SeccompFdSent,
@@ -155,6 +167,11 @@ impl InitEnd {
     /// Waits for the runtime's go (`Continue`).
     pub fn wait_continue(&self) -> SetupResult<()> {
         self.expect("Continue", |m| matches!(m, ToInit::Continue).then_some(()))
+    }
+
+    /// Waits until the runtime has put us in our cgroup (`Joined`).
+    pub fn wait_joined(&self) -> SetupResult<()> {
+        self.expect("Joined", |m| matches!(m, ToInit::Joined).then_some(()))
     }
 
     /// Asks the runtime to write the id maps of our new user namespace.
@@ -349,6 +366,11 @@ impl RuntimeEnd {
         self.send(&ToInit::Continue)
     }
 
+    /// The child, let go before its cgroup was joined, is in it now.
+    pub fn joined(&self) -> Result<()> {
+        self.send(&ToInit::Joined)
+    }
+
     /// Answers the child's requests until it reports Ready; returns the pid
     /// of the process that will exec (the first stage's child when it
     /// forked).
@@ -515,6 +537,27 @@ mod tests {
             return Ok(end.wait_for_start(None, || {})?.state);
         }
         Ok(String::new())
+    }
+
+    #[test]
+    fn a_child_let_go_before_its_cgroup_waits_for_joined() {
+        let (runtime, pid) = spawn(|end| {
+            let steps = end
+                .wait_continue()
+                .and_then(|()| end.wait_joined())
+                .and_then(|()| end.create_hooks());
+            match steps.and_then(|_| end.wait_for_start(None, || {})) {
+                Ok(go) if go.state == "start-state" => 0,
+                _ => 3,
+            }
+        });
+        runtime.go().unwrap();
+        runtime.joined().unwrap();
+        let mut log = Log::default();
+        assert_eq!(runtime.until_ready(pid, &mut log).unwrap(), pid);
+        assert_eq!(log.0, [format!("create_hooks {pid}")]);
+        runtime.start("start-state".into()).unwrap();
+        assert_eq!(exit_code(pid), 0);
     }
 
     #[test]

@@ -391,7 +391,12 @@ fn build(
     l.state.pid = init_pid;
     l.state.start_time = start_time;
     l.state.status = Status::Created;
-    dir.save(&l.state)?;
+    // `run` goes on to start at once and records `running` there: one
+    // write and rename of state.json less (a run killed before it leaves
+    // `creating`, which delete cleans up like any abandoned create).
+    if mode == Mode::Create {
+        dir.save(&l.state)?;
+    }
     crate::logging::debug(format!("container {}: created, init pid {init_pid}", o.id));
     super::crash::point("create:saved");
     if let Some(p) = o.pid_file {

@@ -247,6 +247,58 @@ fn podman_bundle(env: &TestEnv, id: &str, profile: serde_json::Value) -> Bundle 
     b
 }
 
+/// The waiting init of a created container `id`: its exe link.
+fn waiting_exe(env: &TestEnv, id: &str) -> String {
+    let pid = env.state(id)["pid"].as_i64().unwrap();
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_created_container_waits_small_under_podmans_profile_not_under_one_without_memfds() {
+    // Under a profile, the hand-over to vzrun-wait and vzrun-wait itself
+    // make syscalls of their own: taken only where the profile allows them
+    // all (loaded before the wait without no_new_privs, just before the
+    // hand-over with it), and start works either way.
+    let env = TestEnv::new("seccomp_wait");
+    for (profile, nnp, small) in [
+        (podman_profile(), false, true),
+        (podman_profile(), true, true),
+        (deny_memfd(), false, false),
+        (deny_memfd(), true, false),
+    ] {
+        let id = env.new_id();
+        let mut b = env.bundle(&id);
+        with_profile(&mut b, profile);
+        b.config_mut()["process"]["noNewPrivileges"] = json!(nnp);
+        b.set_sh("echo started");
+        let c = env.create(&id, &b);
+        if is_vzrun() {
+            let exe = waiting_exe(&env, &id);
+            assert_eq!(
+                exe.starts_with("/memfd:vzrun-wait"),
+                small,
+                "no_new_privs {nnp}: {exe}"
+            );
+        }
+        env.start(&id);
+        env.wait_status(&id, "stopped", secs(10));
+        assert!(c.stdout_now().contains("started"), "{:?}", c.stdout_now());
+        env.rt(&["delete", &id]).assert_ok();
+    }
+}
+
+fn deny_memfd() -> serde_json::Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["memfd_create"], "action": "SCMP_ACT_KILL_PROCESS"}
+        ]
+    })
+}
+
 #[test]
 fn podmans_default_profile_runs_a_shell_and_refuses_what_it_refuses() {
     // tests/fixtures/podman-default-seccomp.json is .linux.seccomp of a

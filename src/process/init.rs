@@ -232,8 +232,11 @@ fn wait_for_start(ctx: &InitContext, program: &Program) -> SetupResult<Go> {
 
 /// A created container waits in vzrun-wait (`waiter`) rather than in this
 /// copy of the runtime, when nothing of the runtime is needed after the
-/// go: no startContainer hook, no LSM label for the exec, and no seccomp
-/// filter left to load last (with no_new_privs). The last steps of
+/// go: no startContainer hook, no LSM label for the exec, no seccomp
+/// listener to hand over with the go's state, and a seccomp filter (if
+/// any) that lets the hand-over's and vzrun-wait's calls through; one
+/// left to load last (no_new_privs) is loaded just before the exec of
+/// vzrun-wait. The last steps of
 /// [`exec_program`] are taken now, the terminating signals are blocked
 /// until vzrun-wait has its handlers (a pid 1 drops what it does not
 /// handle), and its exec takes this process over. Returns only if that
@@ -245,8 +248,11 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
     let label = plan.process.as_ref().is_some_and(|pp| {
         pp.process.apparmor_profile().is_some() || pp.process.selinux_label().is_some()
     });
-    let seccomp_last = p.no_new_privs && plan.seccomp.is_some();
-    if !plan.hooks.start_container.is_empty() || label || seccomp_last {
+    let seccomp_stops = plan
+        .seccomp
+        .as_ref()
+        .is_some_and(|f| (p.no_new_privs && f.notify.is_some()) || !super::waiter::allowed_by(f));
+    if !plan.hooks.start_container.is_empty() || label || seccomp_stops {
         return;
     }
     if p.no_new_privs && nix::sys::prctl::set_no_new_privs().is_err() {
@@ -271,6 +277,7 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
         path: &p.path,
         argv: &p.argv,
         envp: &p.envp,
+        seccomp: plan.seccomp.as_ref().filter(|_| p.no_new_privs),
     });
     inherit(false);
     terminate_on_signals();

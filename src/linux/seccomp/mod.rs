@@ -47,6 +47,41 @@ const JMP_JSET_K: u16 = 0x45;
 const ALU_AND_K: u16 = 0x54;
 const RET_K: u16 = 0x06;
 
+/// Runs a program on a seccomp_data as the kernel would; `None` for an
+/// instruction this compiler never emits or a jump out of the program.
+fn verdict(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> Option<u32> {
+    let mut data = [0u8; 64];
+    data[0..4].copy_from_slice(&nr.to_le_bytes());
+    data[4..8].copy_from_slice(&arch.to_le_bytes());
+    for (i, a) in args.iter().enumerate() {
+        data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+    }
+    let (mut acc, mut pc) = (0u32, 0usize);
+    loop {
+        let i = prog.get(pc)?;
+        pc += 1;
+        match i.code {
+            LD_W_ABS => {
+                let at = i.k as usize;
+                acc = u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?);
+            }
+            ALU_AND_K => acc &= i.k,
+            RET_K => return Some(i.k),
+            JMP_JA => pc += i.k as usize,
+            code => {
+                let t = match code {
+                    JMP_JEQ_K => acc == i.k,
+                    JMP_JGT_K => acc > i.k,
+                    JMP_JGE_K => acc >= i.k,
+                    JMP_JSET_K => acc & i.k != 0,
+                    _ => return None,
+                };
+                pc += if t { i.jt } else { i.jf } as usize;
+            }
+        }
+    }
+}
+
 /// A compiled filter, ready to load.
 #[derive(Clone, Debug)]
 pub struct Filter {
@@ -92,6 +127,19 @@ impl Notify {
 impl Filter {
     pub fn instructions(&self) -> usize {
         self.prog.len()
+    }
+
+    /// Whether the filter lets this process (x86_64) make syscall `nr`
+    /// with `args` (allowed or only logged), asked before the runtime
+    /// makes a call that a profile may not expect of it.
+    pub fn allows(&self, nr: libc::c_long, args: [u64; 6]) -> bool {
+        if !cfg!(target_arch = "x86_64") {
+            return false;
+        }
+        matches!(
+            verdict(&self.prog, AUDIT_ARCH_X86_64, nr as u32, args).map(|r| r & 0xffff_0000),
+            Some(RET_ALLOW | RET_LOG)
+        )
     }
 
     /// Installs the filter on the calling thread (and, with TSYNC, all);
@@ -640,38 +688,8 @@ impl Asm {
 mod tests {
     use super::*;
 
-    /// Runs a BPF program on a seccomp_data, as the kernel would.
     fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-        let mut data = [0u8; 64];
-        data[0..4].copy_from_slice(&nr.to_le_bytes());
-        data[4..8].copy_from_slice(&arch.to_le_bytes());
-        for (i, a) in args.iter().enumerate() {
-            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
-        }
-        let (mut acc, mut pc) = (0u32, 0usize);
-        loop {
-            let i = prog[pc];
-            pc += 1;
-            match i.code {
-                LD_W_ABS => {
-                    acc =
-                        u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap())
-                }
-                ALU_AND_K => acc &= i.k,
-                RET_K => return i.k,
-                JMP_JA => pc += i.k as usize,
-                code => {
-                    let t = match code {
-                        JMP_JEQ_K => acc == i.k,
-                        JMP_JGT_K => acc > i.k,
-                        JMP_JGE_K => acc >= i.k,
-                        JMP_JSET_K => acc & i.k != 0,
-                        _ => panic!("unknown opcode {code:#x}"),
-                    };
-                    pc += if t { i.jt } else { i.jf } as usize;
-                }
-            }
-        }
+        verdict(prog, arch, nr, args).expect("a program we compiled")
     }
 
     fn filter(json: &str) -> Filter {

@@ -433,6 +433,16 @@ fn a_created_container_waits_in_a_few_pages() {
     b.set_sh("echo started");
     let c = env.create(&id, &b);
     let pid = env.state(&id)["pid"].as_i64().unwrap();
+    // create returns once the init is told it is created; the hand-over
+    // to vzrun-wait follows at once.
+    let deadline = std::time::Instant::now() + secs(10);
+    while is_vzrun()
+        && !fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:vzrun-wait"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let smaps = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
     let pss_kib: u64 = smaps
         .lines()

@@ -234,9 +234,8 @@ fn wait_for_start(ctx: &InitContext, program: &Program) -> SetupResult<Go> {
 /// copy of the runtime, when nothing of the runtime is needed after the
 /// go: no startContainer hook, no LSM label for the exec, no seccomp
 /// listener to hand over with the go's state, and a seccomp filter (if
-/// any) that lets the hand-over's and vzrun-wait's calls through; one
-/// left to load last (no_new_privs) is loaded just before the exec of
-/// vzrun-wait. The last steps of
+/// any) already loaded (no_new_privs unset) that lets the hand-over's and
+/// vzrun-wait's calls through. The last steps of
 /// [`exec_program`] are taken now, the terminating signals are blocked
 /// until vzrun-wait has its handlers (a pid 1 drops what it does not
 /// handle), and its exec takes this process over. Returns only if that
@@ -251,7 +250,7 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
     let seccomp_stops = plan
         .seccomp
         .as_ref()
-        .is_some_and(|f| (p.no_new_privs && f.notify.is_some()) || !super::waiter::allowed_by(f));
+        .is_some_and(|f| p.no_new_privs || !super::waiter::allowed_by(f));
     if !plan.hooks.start_container.is_empty() || label || seccomp_stops {
         return;
     }
@@ -277,7 +276,6 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
         path: &p.path,
         argv: &p.argv,
         envp: &p.envp,
-        seccomp: plan.seccomp.as_ref().filter(|_| p.no_new_privs),
     });
     inherit(false);
     terminate_on_signals();

@@ -25,9 +25,6 @@ pub struct Handover<'a> {
     pub path: &'a CStr,
     pub argv: &'a [CString],
     pub envp: &'a [CString],
-    /// A seccomp filter to load last, just before the exec
-    /// (no_new_privs).
-    pub seccomp: Option<&'a crate::linux::seccomp::Filter>,
 }
 
 /// Whether a seccomp filter lets the hand-over through: the calls the
@@ -101,9 +98,6 @@ pub fn exec(h: &Handover) -> Result<()> {
         h.path.to_owned(),
     ];
     args.extend(h.argv.iter().cloned());
-    if let Some(f) = h.seccomp {
-        f.load().map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
     let e = nix::unistd::fexecve(memfd.as_raw_fd(), &args, h.envp).unwrap_err();
     Err(e).context("exec vzrun-wait")
 }

@@ -433,16 +433,7 @@ fn a_created_container_waits_in_a_few_pages() {
     b.set_sh("echo started");
     let c = env.create(&id, &b);
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    // create returns once the init is told it is created; the hand-over
-    // to vzrun-wait follows at once.
-    let deadline = std::time::Instant::now() + secs(10);
-    while is_vzrun()
-        && !fs::read_link(format!("/proc/{pid}/exe"))
-            .is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:vzrun-wait"))
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let exe = env.waiting_exe(&id);
     let smaps = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
     let pss_kib: u64 = smaps
         .lines()
@@ -450,11 +441,7 @@ fn a_created_container_waits_in_a_few_pages() {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no Pss in {smaps}"));
     if is_vzrun() {
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        assert!(
-            exe.to_string_lossy().starts_with("/memfd:vzrun-wait"),
-            "{exe:?}"
-        );
+        assert!(exe.starts_with("/memfd:vzrun-wait"), "{exe}");
         assert!(pss_kib < 128, "a waiting init takes {pss_kib} KiB of Pss");
     }
     assert_eq!(env.status(&id), "created");
@@ -500,9 +487,8 @@ fn a_start_hook_keeps_the_runtime_waiting() {
     b.set_sh("cat /tmp/hook");
     let c = env.create(&id, &b);
     if is_vzrun() {
-        let pid = env.state(&id)["pid"].as_i64().unwrap();
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        assert!(!exe.to_string_lossy().contains("vzrun-wait"), "{exe:?}");
+        let exe = env.waiting_exe(&id);
+        assert!(!exe.contains("vzrun-wait"), "{exe}");
     }
     env.start(&id);
     env.wait_status(&id, "stopped", secs(10));

@@ -247,23 +247,6 @@ fn podman_bundle(env: &TestEnv, id: &str, profile: serde_json::Value) -> Bundle 
     b
 }
 
-/// The waiting init of a created container `id`: its exe link, once it
-/// has had time to hand the wait over (which follows create's return).
-fn waiting_exe(env: &TestEnv, id: &str) -> String {
-    let pid = env.state(id)["pid"].as_i64().unwrap();
-    let exe = || {
-        std::fs::read_link(format!("/proc/{pid}/exe"))
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
-    };
-    let deadline = std::time::Instant::now() + secs(2);
-    while !exe().starts_with("/memfd:vzrun-wait") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    exe()
-}
-
 #[test]
 fn a_created_container_waits_small_under_podmans_profile_not_under_one_without_memfds() {
     // Under a profile, the hand-over to vzrun-wait and vzrun-wait itself
@@ -285,7 +268,7 @@ fn a_created_container_waits_small_under_podmans_profile_not_under_one_without_m
         b.set_sh("echo started");
         let c = env.create(&id, &b);
         if is_vzrun() {
-            let exe = waiting_exe(&env, &id);
+            let exe = env.waiting_exe(&id);
             assert_eq!(
                 exe.starts_with("/memfd:vzrun-wait"),
                 small,

@@ -235,8 +235,8 @@ fn wait_for_start(ctx: &InitContext, program: &Program) -> SetupResult<Go> {
 /// go: no startContainer hook, no LSM label for the exec, no seccomp
 /// listener to hand over with the go's state, and a seccomp filter (if
 /// any) already loaded (no_new_privs unset) that lets the hand-over's and
-/// vzrun-wait's calls through. The last steps of
-/// [`exec_program`] are taken now, the terminating signals are blocked
+/// vzrun-wait's calls through. [`last_steps_before_exec`] is taken now,
+/// the terminating signals blocked first
 /// until vzrun-wait has its handlers (a pid 1 drops what it does not
 /// handle), and its exec takes this process over. Returns only if that
 /// could not be done (a seccomp profile that refuses memfd_create, a
@@ -254,30 +254,25 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
     if !plan.hooks.start_container.is_empty() || label || seccomp_stops {
         return;
     }
-    if p.no_new_privs && nix::sys::prctl::set_no_new_privs().is_err() {
-        return;
-    }
-    if crate::linux::fs::reopen_dev_null_stdio().is_err() {
-        return;
-    }
-    close_on_exec_from(3 + ctx.preserve_fds);
     let terminating = terminating_signals();
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&terminating), None);
-    reset_signals();
-    let inherit = |on: bool| {
-        let flag = if on { 0 } else { libc::FD_CLOEXEC };
-        // SAFETY: fcntl on the listener, which we hold; it only sets a flag.
-        unsafe { libc::fcntl(listener, libc::F_SETFD, flag) };
-    };
-    inherit(true);
-    let _ = super::waiter::exec(&super::waiter::Handover {
-        listener,
-        failure: protocol::exec_failure_around_errno(&p.path.to_string_lossy()),
-        path: &p.path,
-        argv: &p.argv,
-        envp: &p.envp,
-    });
-    inherit(false);
+    if last_steps_before_exec(ctx, p.no_new_privs).is_ok() {
+        let inherit = |on: bool| {
+            let flag = if on { 0 } else { libc::FD_CLOEXEC };
+            // SAFETY: fcntl on the listener, which we hold; it only sets a
+            // flag.
+            unsafe { libc::fcntl(listener, libc::F_SETFD, flag) };
+        };
+        inherit(true);
+        let _ = super::waiter::exec(&super::waiter::Handover {
+            listener,
+            failure: protocol::exec_failure_around_errno(&p.path.to_string_lossy()),
+            path: &p.path,
+            argv: &p.argv,
+            envp: &p.envp,
+        });
+        inherit(false);
+    }
     terminate_on_signals();
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminating), None);
 }
@@ -286,17 +281,25 @@ fn hand_over_the_wait(ctx: &InitContext, p: &Exec, listener: RawFd) {
 /// seccomp when no_new_privs is set, the listener, execve. Returns only on
 /// failure.
 fn exec_program(ctx: &InitContext, p: Exec, state: &str) -> SetupResult<Infallible> {
+    last_steps_before_exec(ctx, p.no_new_privs)?;
+    let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?;
+    send_notify_fd(ctx, notify_fd, state)?;
+    let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).unwrap_err();
+    Err(SetupError::new(Step::Exec, p.path.to_string_lossy()).errno(e))
+}
+
+/// The steps before execve that need nothing from the go: LSM,
+/// no_new_privs, stdio, descriptors, signals. Taken after it, or before
+/// the wait when vzrun-wait takes the wait over.
+fn last_steps_before_exec(ctx: &InitContext, no_new_privs: bool) -> SetupResult<()> {
     apply_lsm(ctx.plan)?;
-    if p.no_new_privs {
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().at(Step::NoNewPrivileges, "")?;
     }
     crate::linux::fs::reopen_dev_null_stdio().at(Step::Exec, "reopen /dev/null as stdio")?;
     close_on_exec_from(3 + ctx.preserve_fds);
     reset_signals();
-    let notify_fd = load_seccomp_last(ctx, p.no_new_privs)?;
-    send_notify_fd(ctx, notify_fd, state)?;
-    let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).unwrap_err();
-    Err(SetupError::new(Step::Exec, p.path.to_string_lossy()).errno(e))
+    Ok(())
 }
 
 // The steps, in the order the lists take them.

@@ -397,6 +397,24 @@ impl TestEnv {
     }
 
     /// `state ID` parsed as JSON; panics if the command fails.
+    /// The exe link of created container `id`'s init, once it has had
+    /// time (2 s) to hand its wait over to vzrun-wait, which follows
+    /// create's return.
+    pub fn waiting_exe(&self, id: &str) -> String {
+        let pid = self.state(id)["pid"].as_i64().unwrap();
+        let exe = || {
+            fs::read_link(format!("/proc/{pid}/exe"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !exe().starts_with("/memfd:vzrun-wait") && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        exe()
+    }
+
     pub fn state(&self, id: &str) -> Value {
         let o = self.rt(&["state", id]);
         o.assert_ok();
